@@ -1,0 +1,234 @@
+"""The frozen records: two wire models and the seam's own image.
+
+``V1Image`` and ``V2Image`` say what one API said (``None`` = the wire did not carry it);
+``Image`` is the record the rest of a compute service relies on, the same whichever API
+served it. All three are immutable: a change is a new record (``attrs.evolve``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from .enums import ContainerFormat, DiskFormat, Status, Visibility
+from .errors import InvalidRecord
+from .immutable import JSON, FrozenDict, freeze, freeze_map
+
+T = TypeVar("T")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidRecord(f"expected a datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _opt(enum: type[T]) -> Any:
+    def convert(value: object) -> T | None:
+        if value is None:
+            return None
+        try:
+            return enum(value)  # type: ignore[call-arg]
+        except ValueError as exc:
+            raise InvalidRecord(f"not a {enum.__name__}: {value!r}") from exc
+
+    return convert
+
+
+def _str_map(value: Mapping[str, str] | None) -> FrozenDict[str, str]:
+    return FrozenDict({str(k): v for k, v in (value or {}).items()})
+
+
+def _tuple_of_str(value: Any) -> tuple[str, ...]:
+    return tuple(value or ())
+
+
+@attrs.frozen
+class Location:
+    """One storage location of an image (v2 ``locations`` entry)."""
+
+    url: str
+    metadata: FrozenDict[str, JSON] = attrs.field(factory=FrozenDict, converter=freeze_map)
+
+
+def _locations(value: Any) -> tuple[Location, ...]:
+    out = []
+    for item in value or ():
+        if isinstance(item, Location):
+            out.append(item)
+        elif isinstance(item, Mapping) and isinstance(item.get("url"), str):
+            out.append(Location(item["url"], item.get("metadata") or {}))
+        else:
+            raise InvalidRecord(f"not a location: {item!r}", field="locations")
+    return tuple(out)
+
+
+@attrs.frozen
+class Loss:
+    """One thing a translation could not carry, and why."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+@attrs.frozen
+class Translated(Generic[T]):
+    """A translation's result together with what it could not carry."""
+
+    value: T
+    losses: tuple[Loss, ...] = ()
+
+    @property
+    def lossless(self) -> bool:
+        return not self.losses
+
+
+@attrs.frozen
+class V1Image:
+    """An image as the v1 API states it (headers or v1 JSON); None = not on the wire."""
+
+    id: str | None = None
+    name: str | None = None
+    status: Status | None = attrs.field(default=None, converter=_opt(Status))
+    is_public: bool | None = None
+    protected: bool | None = None
+    disk_format: DiskFormat | None = attrs.field(default=None, converter=_opt(DiskFormat))
+    container_format: ContainerFormat | None = attrs.field(
+        default=None, converter=_opt(ContainerFormat)
+    )
+    size: int | None = None
+    virtual_size: int | None = None
+    checksum: str | None = None
+    min_ram: int | None = None
+    min_disk: int | None = None
+    owner: str | None = None
+    location: str | None = None
+    created_at: datetime | None = attrs.field(default=None, converter=_utc)
+    updated_at: datetime | None = attrs.field(default=None, converter=_utc)
+    deleted_at: datetime | None = attrs.field(default=None, converter=_utc)
+    deleted: bool | None = None
+    properties: FrozenDict[str, str] = attrs.field(factory=FrozenDict, converter=_str_map)
+
+
+@attrs.frozen
+class V2Image:
+    """An image as the v2 API states it; custom properties are the flat string keys."""
+
+    id: str | None = None
+    name: str | None = None
+    status: Status | None = attrs.field(default=None, converter=_opt(Status))
+    visibility: Visibility | None = attrs.field(default=None, converter=_opt(Visibility))
+    protected: bool | None = None
+    os_hidden: bool | None = None
+    checksum: str | None = None
+    os_hash_algo: str | None = None
+    os_hash_value: str | None = None
+    owner: str | None = None
+    size: int | None = None
+    virtual_size: int | None = None
+    min_ram: int | None = None
+    min_disk: int | None = None
+    disk_format: DiskFormat | None = attrs.field(default=None, converter=_opt(DiskFormat))
+    container_format: ContainerFormat | None = attrs.field(
+        default=None, converter=_opt(ContainerFormat)
+    )
+    created_at: datetime | None = attrs.field(default=None, converter=_utc)
+    updated_at: datetime | None = attrs.field(default=None, converter=_utc)
+    tags: tuple[str, ...] | None = attrs.field(
+        default=None, converter=lambda v: None if v is None else _tuple_of_str(v)
+    )
+    direct_url: str | None = None
+    locations: tuple[Location, ...] | None = attrs.field(
+        default=None, converter=lambda v: None if v is None else _locations(v)
+    )
+    self_link: str | None = None
+    file_link: str | None = None
+    schema_link: str | None = None
+    stores: str | None = None
+    properties: FrozenDict[str, str] = attrs.field(factory=FrozenDict, converter=_str_map)
+
+
+def _status(value: object) -> Status:
+    return Status(value)
+
+
+def _visibility(value: object) -> Visibility:
+    return Visibility(value)
+
+
+@attrs.frozen
+class Image:
+    """The seam's image record (``seam-contract.md``): one shape whichever API served it.
+
+    Invariants checked on construction: ``is_public`` agrees with ``visibility``;
+    ``deleted_at`` is set only when ``deleted``; sizes are non-negative.
+    """
+
+    id: str | None = None
+    name: str | None = None
+    status: Status = attrs.field(default=Status.QUEUED, converter=_status)
+    is_public: bool = False
+    visibility: Visibility = attrs.field(default=Visibility.PRIVATE, converter=_visibility)
+    protected: bool = False
+    os_hidden: bool = False
+    deleted: bool = False
+    deleted_at: datetime | None = attrs.field(default=None, converter=_utc)
+    created_at: datetime | None = attrs.field(default=None, converter=_utc)
+    updated_at: datetime | None = attrs.field(default=None, converter=_utc)
+    size: int = 0
+    virtual_size: int | None = None
+    checksum: str | None = None
+    os_hash_algo: str | None = None
+    os_hash_value: str | None = None
+    disk_format: DiskFormat | None = attrs.field(default=None, converter=_opt(DiskFormat))
+    container_format: ContainerFormat | None = attrs.field(
+        default=None, converter=_opt(ContainerFormat)
+    )
+    min_disk: int = 0
+    min_ram: int = 0
+    owner: str | None = None
+    direct_url: str | None = None
+    locations: tuple[Location, ...] = attrs.field(default=(), converter=_locations)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    properties: FrozenDict[str, JSON] = attrs.field(factory=FrozenDict, converter=freeze_map)
+
+    def __attrs_post_init__(self) -> None:
+        if self.is_public != (self.visibility == Visibility.PUBLIC):
+            raise InvalidRecord(
+                f"is_public={self.is_public} disagrees with visibility={self.visibility}",
+                field="is_public",
+            )
+        if self.deleted_at is not None and not self.deleted:
+            raise InvalidRecord("deleted_at set on an image that is not deleted",
+                                field="deleted_at")
+        for name in ("size", "min_disk", "min_ram", "virtual_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 0):
+                raise InvalidRecord(f"must be a non-negative integer, got {value!r}",
+                                    field=name)
+
+    def with_properties(self, **changes: JSON) -> Image:
+        """A copy with properties set (a value of None removes the property)."""
+        props = dict(self.properties)
+        for key, value in changes.items():
+            if value is None:
+                props.pop(key, None)
+            else:
+                props[key] = freeze(value)
+        return attrs.evolve(self, properties=props)
+
+    def with_visibility(self, visibility: Visibility | str) -> Image:
+        """A copy with visibility (and is_public) changed together."""
+        vis = Visibility(visibility)
+        return attrs.evolve(self, visibility=vis, is_public=vis == Visibility.PUBLIC)
