@@ -200,3 +200,11 @@ def error_for(status: int, body: bytes | str | None, image_id: str | None) -> Im
 
 #: Statuses worth asking another API server about.
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
+
+
+class TransferInterrupted(ConnectionFailed):
+    """The connection broke while image bytes were moving (resumable where the API allows)."""
+
+    def __init__(self, message: str, *, offset: int = 0, **kw: object) -> None:
+        self.offset = offset
+        super().__init__(message, **kw)  # type: ignore[arg-type]

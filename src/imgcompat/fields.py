@@ -49,6 +49,8 @@ class Field:
     v2_min_minor: int = 0
     #: Settable by a client when the image is created, read-only afterwards.
     create_only: bool = False
+    #: Left out of a v2 body when None (a null ``owner`` is refused for non-admins).
+    omit_none: bool = False
 
 
 F = Field
@@ -75,7 +77,7 @@ FIELDS: tuple[Field, ...] = (
     F("container_format", K.CONTAINER_FORMAT, v1="container_format", v2="container_format"),
     F("min_disk", K.INT, v1="min_disk", v2="min_disk"),
     F("min_ram", K.INT, v1="min_ram", v2="min_ram"),
-    F("owner", K.STR, v1="owner", v2="owner"),
+    F("owner", K.STR, v1="owner", v2="owner", omit_none=True),
     F("direct_url", K.STR, v1="location", v2="direct_url", read_only=True),
     F("locations", K.LOCATIONS, v2="locations", read_only=True),
     F("tags", K.TAGS, v2="tags"),
@@ -109,7 +111,7 @@ V1_PROPERTY_PREFIX = "x-image-meta-property-"
 V1_PURGE_HEADER = "x-glance-registry-purge-props"
 
 #: The newest v2 minor this library knows the fields of.
-LATEST_V2_MINOR = 17
+LATEST_V2_MINOR = 18
 
 
 def v2_fields_for_minor(minor: int) -> tuple[Field, ...]:

@@ -13,11 +13,12 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .enums import ContainerFormat, DiskFormat, Status, Visibility
+from .enums import ContainerFormat, DiskFormat, OpenStrEnum, Status, Visibility
 from .errors import InvalidRecord
 from .immutable import JSON, FrozenDict, freeze, freeze_map
 
 T = TypeVar("T")
+E = TypeVar("E", bound=OpenStrEnum)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -30,16 +31,33 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def _opt(enum: type[T]) -> Any:
-    def convert(value: object) -> T | None:
-        if value is None:
-            return None
-        try:
-            return enum(value)  # type: ignore[call-arg]
-        except ValueError as exc:
-            raise InvalidRecord(f"not a {enum.__name__}: {value!r}") from exc
+def _enum_or_none(enum: type[E], value: object) -> E | None:
+    if value is None:
+        return None
+    if isinstance(value, enum):
+        return value
+    if not isinstance(value, str):
+        raise InvalidRecord(f"not a {enum.__name__}: {value!r}")
+    try:
+        return enum(value)
+    except ValueError as exc:
+        raise InvalidRecord(f"not a {enum.__name__}: {value!r}") from exc
 
-    return convert
+
+def _opt_status(value: object) -> Status | None:
+    return _enum_or_none(Status, value)
+
+
+def _opt_visibility(value: object) -> Visibility | None:
+    return _enum_or_none(Visibility, value)
+
+
+def _opt_disk_format(value: object) -> DiskFormat | None:
+    return _enum_or_none(DiskFormat, value)
+
+
+def _opt_container_format(value: object) -> ContainerFormat | None:
+    return _enum_or_none(ContainerFormat, value)
 
 
 def _str_map(value: Mapping[str, str] | None) -> FrozenDict[str, str]:
@@ -48,6 +66,10 @@ def _str_map(value: Mapping[str, str] | None) -> FrozenDict[str, str]:
 
 def _tuple_of_str(value: Any) -> tuple[str, ...]:
     return tuple(value or ())
+
+
+def _opt_tuple_of_str(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else _tuple_of_str(value)
 
 
 @attrs.frozen
@@ -68,6 +90,10 @@ def _locations(value: Any) -> tuple[Location, ...]:
         else:
             raise InvalidRecord(f"not a location: {item!r}", field="locations")
     return tuple(out)
+
+
+def _opt_locations(value: Any) -> tuple[Location, ...] | None:
+    return None if value is None else _locations(value)
 
 
 @attrs.frozen
@@ -99,12 +125,12 @@ class V1Image:
 
     id: str | None = None
     name: str | None = None
-    status: Status | None = attrs.field(default=None, converter=_opt(Status))
+    status: Status | None = attrs.field(default=None, converter=_opt_status)
     is_public: bool | None = None
     protected: bool | None = None
-    disk_format: DiskFormat | None = attrs.field(default=None, converter=_opt(DiskFormat))
+    disk_format: DiskFormat | None = attrs.field(default=None, converter=_opt_disk_format)
     container_format: ContainerFormat | None = attrs.field(
-        default=None, converter=_opt(ContainerFormat)
+        default=None, converter=_opt_container_format
     )
     size: int | None = None
     virtual_size: int | None = None
@@ -126,8 +152,8 @@ class V2Image:
 
     id: str | None = None
     name: str | None = None
-    status: Status | None = attrs.field(default=None, converter=_opt(Status))
-    visibility: Visibility | None = attrs.field(default=None, converter=_opt(Visibility))
+    status: Status | None = attrs.field(default=None, converter=_opt_status)
+    visibility: Visibility | None = attrs.field(default=None, converter=_opt_visibility)
     protected: bool | None = None
     os_hidden: bool | None = None
     checksum: str | None = None
@@ -138,18 +164,16 @@ class V2Image:
     virtual_size: int | None = None
     min_ram: int | None = None
     min_disk: int | None = None
-    disk_format: DiskFormat | None = attrs.field(default=None, converter=_opt(DiskFormat))
+    disk_format: DiskFormat | None = attrs.field(default=None, converter=_opt_disk_format)
     container_format: ContainerFormat | None = attrs.field(
-        default=None, converter=_opt(ContainerFormat)
+        default=None, converter=_opt_container_format
     )
     created_at: datetime | None = attrs.field(default=None, converter=_utc)
     updated_at: datetime | None = attrs.field(default=None, converter=_utc)
-    tags: tuple[str, ...] | None = attrs.field(
-        default=None, converter=lambda v: None if v is None else _tuple_of_str(v)
-    )
+    tags: tuple[str, ...] | None = attrs.field(default=None, converter=_opt_tuple_of_str)
     direct_url: str | None = None
     locations: tuple[Location, ...] | None = attrs.field(
-        default=None, converter=lambda v: None if v is None else _locations(v)
+        default=None, converter=_opt_locations
     )
     self_link: str | None = None
     file_link: str | None = None
@@ -159,11 +183,17 @@ class V2Image:
 
 
 def _status(value: object) -> Status:
-    return Status(value)
+    status = _opt_status(value)
+    if status is None:
+        raise InvalidRecord("an image needs a status", field="status")
+    return status
 
 
 def _visibility(value: object) -> Visibility:
-    return Visibility(value)
+    visibility = _opt_visibility(value)
+    if visibility is None:
+        raise InvalidRecord("an image needs a visibility", field="visibility")
+    return visibility
 
 
 @attrs.frozen
@@ -190,9 +220,9 @@ class Image:
     checksum: str | None = None
     os_hash_algo: str | None = None
     os_hash_value: str | None = None
-    disk_format: DiskFormat | None = attrs.field(default=None, converter=_opt(DiskFormat))
+    disk_format: DiskFormat | None = attrs.field(default=None, converter=_opt_disk_format)
     container_format: ContainerFormat | None = attrs.field(
-        default=None, converter=_opt(ContainerFormat)
+        default=None, converter=_opt_container_format
     )
     min_disk: int = 0
     min_ram: int = 0

@@ -1,0 +1,475 @@
+"""The ``imgcompat`` command: discover, list, show, download, upload, translate, serve, demo.
+
+Every failure ends as one line on stderr and an exit status (2: the command line was
+wrong; 1: the operation failed); a traceback only with ``--debug``. Tokens are read from
+the options or the environment and never printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import attrs
+import click
+import httpx
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from .discovery import VersionChoice, choose_version, normalize_endpoint
+from .enums import Api, ContainerFormat, DiskFormat, Visibility
+from .errors import ConnectionFailed, ImgcompatError, InvalidRecord, error_for
+from .fields import LATEST_V2_MINOR
+from .model import Image, Loss, Translated
+from .scalars import parse_time
+from .seam import (
+    from_seam_dict,
+    from_v1_headers,
+    from_v1_json,
+    from_v2,
+    to_seam_json,
+    to_v1_headers,
+    to_v2,
+)
+from .translate import image_to_v1, image_to_v2
+from .v1 import header_losses, v1image_to_v1_headers
+from .v2 import v2image_to_v2_json
+from .writes import v2_patch
+
+if TYPE_CHECKING:
+    from .client import ImageClient
+
+PROG = "imgcompat"
+TOKEN_ENV = ("OS_AUTH_TOKEN", "OS_TOKEN")
+ENDPOINT_ENV = ("OS_IMAGE_URL", "OS_IMAGE_API_URL")
+FROM_FORMATS = ("v1-headers", "v1-json", "v2-json", "seam")
+TO_FORMATS = ("v1-headers", "v2-json", "v2-patch", "seam")
+_LOGGER = logging.getLogger("imgcompat")
+
+
+@attrs.define
+class State:
+    """Global options, shared by every sub-command through ``click.Context.obj``."""
+
+    debug: bool = False
+    endpoint: str | None = None
+    token: str | None = None
+    api_version: str | None = None
+    insecure: bool = False
+    timeout: float = 60.0
+
+
+def _err(text: str) -> None:
+    click.echo(f"{PROG}: {text}", err=True)
+
+
+def _stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def stdout_console() -> Console:
+    """A console for tables: the terminal's width, or 100 columns when not a terminal."""
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, width=100)
+    return console
+
+
+class _OneLineHandler(logging.Handler):
+    """Library warnings (v1 deprecation, losses) as ``imgcompat: warning: ...`` lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = record.levelname.lower()
+            click.echo(f"{PROG}: {level}: {record.getMessage()}", err=True)
+        except Exception:  # logging must never break the command
+            self.handleError(record)
+
+
+def _log_to_stderr(debug: bool) -> None:
+    """Send the library's warnings to stderr, once."""
+    if not any(isinstance(h, _OneLineHandler) for h in _LOGGER.handlers):
+        _LOGGER.addHandler(_OneLineHandler())
+    _LOGGER.setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def _state(ctx: click.Context) -> State:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, State):
+        obj = State()
+        ctx.find_root().obj = obj
+    return obj
+
+
+# --------------------------------------------------------------------------- the group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, envvar="IMGCOMPAT_DEBUG",
+              help="Show tracebacks and debug logging.")
+@click.option("--endpoint", "--os-image-url", "endpoint", envvar=list(ENDPOINT_ENV),
+              metavar="URL", help="Image API root URL [env: OS_IMAGE_URL].")
+@click.option("--token", envvar=list(TOKEN_ENV), metavar="TOKEN", show_default=False,
+              help="Auth token [env: OS_AUTH_TOKEN, OS_TOKEN]; never printed.")
+@click.option("--api-version", type=click.Choice(["1", "2"]), default=None,
+              help="Pin the API major instead of discovering (v2 preferred).")
+@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds per HTTP request.")
+@click.version_option(package_name="imgcompat", prog_name=PROG)
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, endpoint: str | None, token: str | None,
+        api_version: str | None, insecure: bool, timeout: float) -> None:
+    """One image API for a compute service, over Glance v1, v2 or both."""
+    state = _state(ctx)
+    state.debug = debug
+    state.endpoint = endpoint or None
+    state.token = token or None
+    state.api_version = api_version
+    state.insecure = insecure
+    state.timeout = timeout
+
+
+# --------------------------------------------------------------------------- translate
+
+
+def parse_header_lines(text: str) -> list[tuple[str, str]]:
+    """``Name: value`` lines as ``curl -D`` writes them.
+
+    Status lines start a new response (only the last one counts, as after a redirect);
+    folded continuation lines join the previous value.
+    """
+    pairs: list[tuple[str, str]] = []
+    for number, raw in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
+        line = raw.rstrip("\r")
+        if not line.strip():
+            continue
+        if line.startswith("HTTP/"):
+            pairs = []
+            continue
+        if line[0] in " \t":
+            if not pairs:
+                raise InvalidRecord(f"line {number}: continuation line without a header")
+            name, value = pairs[-1]
+            pairs[-1] = (name, f"{value} {line.strip()}")
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip() or name != name.rstrip():
+            raise InvalidRecord(f"line {number}: expected 'Name: value', got {line[:60]!r}")
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+def _json_doc(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        msg = getattr(exc, "msg", str(exc))
+        where = ""
+        if isinstance(exc, json.JSONDecodeError):
+            where = f" (line {exc.lineno}, column {exc.colno})"
+        raise InvalidRecord(f"{what} is not valid JSON: {msg}{where}") from exc
+
+
+def _object(doc: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(doc, Mapping):
+        raise InvalidRecord(f"{what} must be a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+def record_from_doc(fmt: str, doc: Any, what: str = "input") -> Image:
+    """A seam record from an already-parsed JSON document in the ``fmt`` format."""
+    obj = _object(doc, what)
+    if fmt == "v1-json":
+        if "images" in obj:
+            raise InvalidRecord(f"{what} is a v1 list; give one image ({{'image': {{...}}}})")
+        return from_v1_json(obj)
+    if fmt == "v2-json":
+        if "images" in obj:
+            raise InvalidRecord(f"{what} is a v2 list; give one image entity")
+        return from_v2(obj)
+    if fmt == "seam":
+        return from_seam_dict(obj)
+    raise click.BadParameter(f"{fmt} is not a JSON format", param_hint="--from")
+
+
+def parse_record(fmt: str, text: str, what: str = "input") -> Image:
+    """A seam record from text in one of :data:`FROM_FORMATS`."""
+    if fmt == "v1-headers":
+        pairs = parse_header_lines(text)
+        if not any(name.lower().startswith("x-image-meta-") for name, _ in pairs):
+            raise InvalidRecord(f"{what} has no x-image-meta-* headers")
+        return from_v1_headers(pairs)
+    return record_from_doc(fmt, _json_doc(text, what), what)
+
+
+def render_record(image: Image, fmt: str, *, minor: int, request: bool,
+                  locations: bool) -> Translated[str]:
+    """One record in an output format, with what the translation lost."""
+    if fmt == "seam":
+        return Translated(_dumps(to_seam_json(image, include_locations=locations)))
+    if fmt == "v1-headers":
+        if request:
+            headers = to_v1_headers(image)
+            return Translated(_header_text(headers.value), headers.losses)
+        v1 = image_to_v1(image)
+        text = _header_text(v1image_to_v1_headers(v1.value))
+        return Translated(text, v1.losses + header_losses(v1.value))
+    if fmt == "v2-json":
+        if request:
+            body = to_v2(image, minor=minor)
+            return Translated(_dumps(body.value), body.losses)
+        v2 = image_to_v2(image, minor=minor)
+        return Translated(_dumps(v2image_to_v2_json(v2.value)), v2.losses)
+    raise click.BadParameter(f"cannot render one record as {fmt}", param_hint="--to")
+
+
+def _header_text(headers: Sequence[tuple[str, str]]) -> str:
+    return "".join(f"{name}: {value}\n" for name, value in headers)
+
+
+def _dumps(doc: Any) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def print_losses(losses: Sequence[Loss]) -> None:
+    """The ``Loss`` report on stderr: one ``loss: field: reason`` line each."""
+    for loss in losses:
+        click.echo(f"loss: {loss.field}: {loss.reason}", err=True)
+
+
+@cli.command()
+@click.option("--from", "from_", type=click.Choice(FROM_FORMATS), required=True,
+              help="Format of stdin.")
+@click.option("--to", "to", type=click.Choice(TO_FORMATS), required=True,
+              help="Format of stdout.")
+@click.option("--current", "current_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="v2-patch: the current record (in the --from format); stdin is the wanted "
+                   "one. Without it, stdin is {\"current\": ..., \"wanted\": ...}.")
+@click.option("--no-purge", is_flag=True,
+              help="v2-patch: keep properties the wanted record lacks.")
+@click.option("--minor", type=click.IntRange(0, 99), default=LATEST_V2_MINOR,
+              show_default=True, help="The v2 minor version to write for.")
+@click.option("--request", is_flag=True,
+              help="Write what a client sends on create (writable fields only) instead of "
+                   "the record as a server states it.")
+@click.option("--locations", is_flag=True, help="seam: include direct_url and locations.")
+@click.option("--strict", is_flag=True, help="Exit 1 when the translation lost anything.")
+def translate(from_: str, to: str, current_file: Path | None, no_purge: bool, minor: int,
+              request: bool, locations: bool, strict: bool) -> None:
+    """Translate one image record from stdin to stdout; the Loss report goes to stderr.
+
+    v1-headers input is one 'Name: value' per line, as 'curl -D' writes them.
+    """
+    text = click.get_text_stream("stdin").read()
+    if not text.strip():
+        raise click.UsageError("nothing on stdin: pipe one record in")
+    if to == "v2-patch":
+        if current_file is not None:
+            current = parse_record(from_, current_file.read_text(encoding="utf-8"),
+                                   str(current_file))
+            wanted = parse_record(from_, text, "stdin")
+        elif from_ == "v1-headers":
+            raise click.UsageError("--to v2-patch from v1-headers needs --current FILE")
+        else:
+            pair = _object(_json_doc(text, "stdin"), "stdin")
+            missing = [k for k in ("current", "wanted") if k not in pair]
+            if missing or len(pair) != 2:
+                raise InvalidRecord("stdin must be {\"current\": <record>, \"wanted\": "
+                                    "<record>} (or use --current FILE)")
+            current = record_from_doc(from_, pair["current"], "current")
+            wanted = record_from_doc(from_, pair["wanted"], "wanted")
+        patch = v2_patch(current, wanted, purge_props=not no_purge, minor=minor)
+        out = Translated(_dumps(list(patch.value)), patch.losses)
+    else:
+        if current_file is not None:
+            raise click.UsageError("--current is only for --to v2-patch")
+        out = render_record(parse_record(from_, text, "stdin"), to, minor=minor,
+                            request=request, locations=locations)
+    click.get_text_stream("stdout").write(out.value)
+    print_losses(out.losses)
+    if strict and out.losses:
+        raise _Failure(f"the translation lost {len(out.losses)} thing(s)")
+
+
+class _Failure(click.ClickException):
+    """An operation failed (exit 1) and has already explained itself."""
+
+    exit_code = 1
+
+
+# --------------------------------------------------------------------------- discover
+
+
+def fetch_versions(root: str, *, timeout: float, verify: bool,
+                   token: str | None = None) -> dict[str, Any]:
+    """The versions document at an unversioned root (``GET /`` answers 300 or 200)."""
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["X-Auth-Token"] = token
+    url = root.rstrip("/") + "/"
+    try:
+        response = httpx.get(url, headers=headers, timeout=timeout, verify=verify,
+                             follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise ConnectionFailed(f"cannot reach {url}: {exc or type(exc).__name__}",
+                               servers=(root,)) from exc
+    if response.status_code not in (200, 300):
+        raise error_for(response.status_code, response.content, None)
+    doc = _object(_json_doc(response.text, f"the answer of {url}"), f"the answer of {url}")
+    return dict(doc)
+
+
+def versions_table(doc: Mapping[str, Any], choice: VersionChoice | None) -> Table:
+    """The versions document as a table, highest first, the chosen one marked."""
+    table = Table(title="versions", title_justify="left")
+    table.add_column("id")
+    table.add_column("status")
+    table.add_column("href", overflow="fold")
+    table.add_column("chosen", justify="center")
+
+    def rank(entry: Mapping[str, Any]) -> tuple[int, ...]:
+        text = str(entry.get("id", "")).lstrip("v")
+        return tuple(int(p) for p in text.split(".") if p.isdigit())
+
+    entries = [e for e in doc.get("versions", []) if isinstance(e, Mapping)]
+    for entry in sorted(entries, key=rank, reverse=True):
+        href = next((str(link.get("href", "")) for link in entry.get("links", ())
+                     if isinstance(link, Mapping) and link.get("rel") == "self"), "")
+        chosen = choice is not None and str(entry.get("id")) == choice.label
+        style = "bold green" if chosen else None
+        table.add_row(str(entry.get("id", "")), str(entry.get("status", "")), href,
+                      "✔" if chosen else "", style=style)
+    return table
+
+
+@cli.command()
+@click.argument("url", required=False)
+@click.option("--pin", type=click.Choice(["1", "2"]), default=None,
+              help="Ask for this API major (default: --api-version, else v2 preferred).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def discover(ctx: click.Context, url: str | None, pin: str | None, as_json: bool) -> None:
+    """Show an endpoint's versions document, the version chosen and why."""
+    state = _state(ctx)
+    url = url or state.endpoint
+    if not url:
+        raise click.UsageError("give URL (or --endpoint / OS_IMAGE_URL)")
+    endpoint = normalize_endpoint(url)
+    if endpoint.warning:
+        _err(f"warning: {endpoint.warning}")
+    wanted = pin or state.api_version or (endpoint.pinned_major.value
+                                          if endpoint.pinned_major else None)
+    doc = fetch_versions(endpoint.root, timeout=state.timeout, verify=not state.insecure,
+                         token=state.token)
+    choice = choose_version(doc, wanted, endpoint=endpoint.root)
+    for warning in choice.warnings:
+        _err(f"warning: {warning}")
+    if as_json:
+        click.echo(_dumps({
+            "endpoint": endpoint.root,
+            "versions": doc.get("versions", []),
+            "choice": {"api": choice.api.value, "minor": choice.minor, "label": choice.label,
+                       "root_url": choice.root_url, "reason": choice.reason,
+                       "warnings": list(choice.warnings)},
+            "endpoint_warning": endpoint.warning,
+        }), nl=False)
+        return
+    console = stdout_console()
+    console.print(versions_table(doc, choice))
+    console.print(f"[bold]endpoint[/]  {endpoint.root}")
+    console.print(f"[bold]chosen[/]    [green]{choice.label}[/] at {choice.root_url}")
+    console.print(f"[bold]reason[/]    {choice.reason}")
+
+
+# --------------------------------------------------------------------------- serve
+
+
+@cli.command()
+@click.option("--api", type=click.Choice(["v1", "v2", "both"]), default="both",
+              show_default=True, help="Which APIs the emulator offers.")
+@click.option("--port", type=click.IntRange(0, 65535), default=9292, show_default=True,
+              help="TCP port on 127.0.0.1 (0: any free port).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep image bytes here (default: in memory).")
+def serve(api: str, port: int, data_dir: Path | None) -> None:
+    """Run the embedded Glance emulator on 127.0.0.1 until interrupted."""
+    from .testing import run_server
+
+    _err(f"serving the Glance emulator ({api}) on 127.0.0.1:{port}; Ctrl-C stops it")
+    run_server(api, port, data_dir)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return the exit status instead of raising (0, 1, 2 or 130)."""
+    state = State(debug=bool(os.environ.get("IMGCOMPAT_DEBUG")))
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = cli.main(args=args, prog_name=PROG, standalone_mode=False, obj=state)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.format_message(), err=True)
+        return 2
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        _err(f"usage error: {_one_line(exc.format_message())}{hint}")
+        return 2
+    except _Failure as exc:
+        _err(f"error: {_one_line(exc.format_message())}")
+        return 1
+    except click.ClickException as exc:
+        _err(f"error: {_one_line(exc.format_message())}")
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        # the reader went away (`imgcompat list | head`): not worth a message
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except ImgcompatError as exc:
+        return _fail(state, f"{type(exc).__name__}: {exc}")
+    except OSError as exc:
+        return _fail(state, _os_error_text(exc))
+    except Exception as exc:
+        return _fail(state, f"internal error: {type(exc).__name__}: {exc}"
+                            + ("" if state.debug else " (run with --debug for the traceback)"))
+    return result if isinstance(result, int) else 0
+
+
+def _fail(state: State, text: str) -> int:
+    if state.debug:
+        traceback.print_exc(file=sys.stderr)
+    _err(f"error: {_one_line(text)}")
+    return 1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _os_error_text(exc: OSError) -> str:
+    if exc.strerror and exc.filename is not None:
+        return f"{exc.strerror}: {exc.filename}"
+    return exc.strerror or str(exc) or type(exc).__name__

@@ -1,0 +1,136 @@
+"""How each field kind is read from and written to text (v1 headers) and JSON.
+
+Pure functions keyed by :class:`~imgcompat.fields.Kind`; the codecs look a field's kind up
+in the table and call these, so the per-field rules live in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from .enums import ContainerFormat, DiskFormat, Status, Visibility
+from .errors import InvalidRecord
+from .fields import Field, Kind
+from .immutable import thaw
+
+_TRUE = frozenset({"true", "1", "yes", "on", "y", "t"})
+
+_ENUMS: dict[Kind, type[Any]] = {
+    Kind.STATUS: Status,
+    Kind.VISIBILITY: Visibility,
+    Kind.DISK_FORMAT: DiskFormat,
+    Kind.CONTAINER_FORMAT: ContainerFormat,
+}
+
+
+def bool_from_string(text: str) -> bool:
+    """Booleans as the v1 server parsed them (oslo ``bool_from_string``, not strict)."""
+    return text.strip().lower() in _TRUE
+
+
+def parse_time(text: str, field: str) -> datetime:
+    """An ISO 8601 time from either API (v1: naive UTC with micros; v2: ``Z``)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except (ValueError, TypeError) as exc:
+        raise InvalidRecord(f"not an ISO 8601 time: {text!r}", field=field) from exc
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def format_v1_time(value: datetime) -> str:
+    """v1 wire time: naive UTC with microseconds, e.g. ``2016-06-21T03:22:20.000000``."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def format_v2_time(value: datetime) -> str:
+    """v2 wire time: UTC with a ``Z``; sub-second digits only when there are any."""
+    value = value.astimezone(UTC).replace(tzinfo=None)
+    spec = "microseconds" if value.microsecond else "seconds"
+    return value.isoformat(timespec=spec) + "Z"
+
+
+def parse_int(text: str, field: str) -> int:
+    text = text.strip()
+    if not text.isascii() or not text.isdigit():
+        raise InvalidRecord(f"must be a non-negative integer, got {text!r}", field=field)
+    return int(text)
+
+
+def from_text(f: Field, text: str) -> Any:
+    """A v1 header value (already percent-decoded) as a Python value."""
+    name = f.v1 or f.name
+    kind = f.kind
+    if kind is Kind.INT:
+        if f.name == "virtual_size" and text.strip() in ("None", ""):
+            return None
+        return parse_int(text, name)
+    if kind is Kind.BOOL:
+        return bool_from_string(text)
+    if kind is Kind.DATETIME:
+        return parse_time(text, name)
+    if kind in _ENUMS:
+        return _enum(kind, text, name)
+    return text
+
+
+def to_text(f: Field, value: Any) -> str:
+    """A Python value as v1 header text (before percent-encoding)."""
+    if f.kind is Kind.BOOL:
+        return "True" if value else "False"
+    if f.kind is Kind.DATETIME:
+        return format_v1_time(value)
+    return str(value)
+
+
+def from_json(f: Field, value: Any, *, api: str) -> Any:
+    """A JSON value (v1 or v2 document) as a Python value, type-checked."""
+    key = (f.v1 if api == "1" else f.v2) or f.name
+    if value is None:
+        return None
+    kind = f.kind
+    if kind is Kind.INT:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidRecord(f"must be a non-negative integer, got {value!r}", field=key)
+        return value
+    if kind is Kind.BOOL:
+        if not isinstance(value, bool):
+            raise InvalidRecord(f"must be a boolean, got {value!r}", field=key)
+        return value
+    if kind is Kind.TAGS:
+        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+            raise InvalidRecord("must be a list of strings", field=key)
+        return tuple(value)
+    if kind is Kind.LOCATIONS:
+        if not isinstance(value, list):
+            raise InvalidRecord("must be a list of locations", field=key)
+        return value
+    if not isinstance(value, str):
+        raise InvalidRecord(f"must be a string, got {value!r}", field=key)
+    if kind is Kind.DATETIME:
+        return parse_time(value, key)
+    if kind in _ENUMS:
+        return _enum(kind, value, key)
+    return value
+
+
+def to_json(f: Field, value: Any, *, api: str) -> Any:
+    """A Python value as a JSON value for the given API."""
+    if value is None:
+        return None
+    if f.kind is Kind.DATETIME:
+        return format_v1_time(value) if api == "1" else format_v2_time(value)
+    if f.kind is Kind.TAGS:
+        return list(value)
+    if f.kind is Kind.LOCATIONS:
+        return [{"url": loc.url, "metadata": thaw(loc.metadata)} for loc in value]
+    if f.kind in _ENUMS:
+        return str(value)
+    return value
+
+
+def _enum(kind: Kind, text: str, field: str) -> Any:
+    try:
+        return _ENUMS[kind](text.strip())
+    except ValueError as exc:
+        raise InvalidRecord(f"not a valid {field}: {text!r}", field=field) from exc

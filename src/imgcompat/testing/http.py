@@ -1,0 +1,223 @@
+"""The few ASGI pieces the emulator needs: a parsed request and a response writer.
+
+No web framework: Glance's surface is small, and owning the byte-level path keeps request
+bodies and downloads streamed chunk by chunk (``receive()`` in, ``send()`` out) and lets
+faults cut a body at an exact byte.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl
+
+import attrs
+
+from .faults import ConnectionDropped, Faults
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+HeaderList = Iterable[tuple[str, str]]
+
+#: webob's titles where they differ from the standard library's.
+_TITLES = {416: "Request Range Not Satisfiable"}
+
+
+class BodyBroken(Exception):  # noqa: N818 - names the event, as the wire does
+    """The client went away before the request body was complete."""
+
+
+def title(status: int) -> str:
+    return _TITLES.get(status) or HTTPStatus(status).phrase
+
+
+@attrs.define
+class Request:
+    """One request as the handlers see it; the body is read lazily, chunk by chunk."""
+
+    method: str
+    path: str
+    raw_query: str
+    header_pairs: list[tuple[str, str]]
+    base_url: str
+    receive: Receive
+    body_done: bool = False
+
+    @classmethod
+    def from_scope(cls, scope: Scope, receive: Receive) -> Request:
+        # Header bytes are latin-1 on the wire, as the WSGI servers Glance ran on read them:
+        # raw UTF-8 in a v1 header is stored as what latin-1 makes of it.
+        pairs = [(k.decode("latin-1").lower(), v.decode("latin-1"))
+                 for k, v in scope.get("headers", [])]
+        host = next((v for k, v in pairs if k == "host"), None)
+        if host is None:
+            server = scope.get("server") or ("127.0.0.1", 80)
+            host = f"{server[0]}:{server[1]}"
+        return cls(
+            method=scope["method"].upper(),
+            path=scope.get("path", "/") or "/",
+            raw_query=scope.get("query_string", b"").decode("latin-1"),
+            header_pairs=pairs,
+            base_url=f"{scope.get('scheme', 'http')}://{host}",
+            receive=receive,
+        )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Lower-cased names; a repeated header keeps its last value."""
+        return dict(self.header_pairs)
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name.lower(), default)
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        return parse_qsl(self.raw_query, keep_blank_values=True)
+
+    @property
+    def media_type(self) -> str:
+        return (self.header("content-type") or "").split(";")[0].strip().lower()
+
+    @property
+    def wants_json(self) -> bool:
+        return "application/json" in (self.header("accept") or "")
+
+    @property
+    def has_body(self) -> bool:
+        length = self.header("content-length")
+        if length is not None:
+            return length.strip() not in ("", "0")
+        return "chunked" in (self.header("transfer-encoding") or "").lower()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives; :class:`BodyBroken` when the client goes away."""
+        while not self.body_done:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self.body_done = True
+                raise BodyBroken()
+            self.body_done = not message.get("more_body", False)
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+
+    async def read(self, limit: int = 16 * 1024 * 1024) -> bytes:
+        """The whole body, for small JSON requests only (at most ``limit`` bytes)."""
+        parts: list[bytes] = []
+        total = 0
+        async for chunk in self.chunks():
+            total += len(chunk)
+            if total > limit:
+                raise BodyBroken("request body too large")
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def drain(self) -> None:
+        """Read and drop the rest of the body, so the connection stays usable."""
+        try:
+            async for _ in self.chunks():
+                pass
+        except BodyBroken:
+            pass
+
+
+def _value_bytes(value: str) -> bytes:
+    # What arrived as latin-1 goes back byte for byte; other text (a v2 property read
+    # through v1) goes out as raw UTF-8, as the py2 v1 server sent it.
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+def _encode(headers: HeaderList) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), _value_bytes(v)) for k, v in headers]
+
+
+class Responder:
+    """Writes one response; applies the body faults of the emulator it belongs to."""
+
+    def __init__(self, send: Send, request: Request, faults: Faults) -> None:
+        self._send = send
+        self._request = request
+        self._faults = faults
+        self.status: int | None = None
+
+    async def _start(self, status: int, headers: HeaderList) -> None:
+        self.status = status
+        await self._send({"type": "http.response.start", "status": status,
+                          "headers": _encode(headers)})
+
+    async def body(self, status: int, body: bytes, content_type: str | None,
+                   headers: HeaderList = ()) -> None:
+        out = list(headers)
+        if content_type is not None:
+            out.append(("Content-Type", content_type))
+        out.append(("Content-Length", str(len(body))))
+        await self._start(status, out)
+        await self._send({"type": "http.response.body", "body": body})
+
+    async def json(self, status: int, doc: Any, headers: HeaderList = ()) -> None:
+        body = json.dumps(doc).encode()
+        if self._faults.take_malformed():
+            body = body[: max(1, len(body) // 2)]
+        await self.body(status, body, "application/json", headers)
+
+    async def empty(self, status: int, headers: HeaderList = (),
+                    content_type: str | None = "text/html; charset=UTF-8") -> None:
+        out = list(headers)
+        if content_type is not None:
+            out.append(("Content-Type", content_type))
+        if status not in (204, 304):
+            out.append(("Content-Length", "0"))
+        await self._start(status, out)
+        await self._send({"type": "http.response.body", "body": b""})
+
+    async def error(self, status: int, message: str, headers: HeaderList = ()) -> None:
+        """An error in the shape the real server uses (JSON only when asked for)."""
+        code = f"{status} {title(status)}"
+        if self._request.wants_json:
+            doc = {"message": f"{message}<br /><br />\n\n\n", "code": code,
+                   "title": title(status)}
+            await self.json(status, doc, headers)
+        else:
+            text = f"{code}\n\n{message}\n\n   "
+            await self.body(status, text.encode(), "text/plain; charset=UTF-8", headers)
+
+    async def stream(self, status: int, headers: HeaderList, chunks: Iterator[bytes],
+                     *, download: bool = False) -> None:
+        """Send ``chunks`` as the body; for downloads, apply reset/corrupt faults."""
+        await self._start(status, headers)
+        limit = self._faults.take_reset() if download else None
+        corrupt = download and self._faults.take_corrupt()
+        sent = 0
+        for chunk in chunks:
+            if corrupt and chunk:
+                chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
+                corrupt = False
+            if limit is not None and sent + len(chunk) >= limit:
+                part = chunk[: limit - sent]
+                if part:
+                    await self._send({"type": "http.response.body", "body": part,
+                                      "more_body": True})
+                raise ConnectionDropped(f"fault: connection dropped after {limit} bytes")
+            sent += len(chunk)
+            await self._send({"type": "http.response.body", "body": chunk,
+                              "more_body": True})
+        await self._send({"type": "http.response.body", "body": b""})
+
+
+def capitalize(name: str) -> str:
+    """Header-name case as eventlet wrote it: ``X-Image-Meta-Is_public``."""
+    return "-".join(word.capitalize() for word in name.split("-"))
+
+
+def merged(*parts: Mapping[str, str] | HeaderList) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for part in parts:
+        out.extend(part.items() if isinstance(part, Mapping) else part)
+    return out

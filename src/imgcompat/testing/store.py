@@ -1,0 +1,252 @@
+"""The emulator's image store: one record type for both APIs, and where image bytes live.
+
+A real Glance with v1 and v2 enabled keeps one database row per image and renders it for
+each API; the emulator does the same. :class:`Record` is that row (frozen; a change is a
+new record put back into the :class:`Store`), and the v1/v2 handlers turn it into the
+core's wire models (``V1Image`` / ``V2Image``) so the wire itself is always produced by
+the core codecs. Bytes live apart from the records, in a :class:`Blobs` store: in memory
+by default, or files in a directory (written to a temporary name, renamed on success),
+so a multi-GiB image is never held in memory when a directory is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import attrs
+
+from imgcompat.enums import Status, Visibility
+
+CHUNK_SIZE = 1024 * 1024
+
+
+def now() -> datetime:
+    """The store's clock: UTC, truncated to whole seconds as Glance's database kept it."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@attrs.frozen
+class Record:
+    """One image as the emulated database holds it (both APIs read and write this).
+
+    ``properties`` values may be None: a v1 header with an empty value stored NULL.
+    """
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    name: str | None = None
+    status: Status = Status.QUEUED
+    visibility: Visibility = Visibility.SHARED
+    protected: bool = False
+    os_hidden: bool = False
+    disk_format: str | None = None
+    container_format: str | None = None
+    min_ram: int = 0
+    min_disk: int = 0
+    owner: str | None = None
+    size: int | None = None
+    virtual_size: int | None = None
+    checksum: str | None = None
+    os_hash_algo: str | None = None
+    os_hash_value: str | None = None
+    location: str | None = None
+    deleted: bool = False
+    deleted_at: datetime | None = None
+    tags: tuple[str, ...] = ()
+    properties: dict[str, str | None] = attrs.field(factory=dict)
+
+    @property
+    def has_data(self) -> bool:
+        return self.location is not None and self.size is not None
+
+    @property
+    def gone(self) -> bool:
+        """Soft-deleted: v2 answers 404, v1 shows it only under ``changes-since``."""
+        return self.deleted or self.status in (Status.DELETED, Status.PENDING_DELETE)
+
+
+class NotFound(LookupError):
+    """No live image with that id."""
+
+
+class Store:
+    """The records, by id; every change goes through :meth:`put` under one lock.
+
+    Handlers may run on several event loops at once (an in-process sync transport runs its
+    own loop in a thread), so the lock guards each read-modify-write done by :meth:`update`.
+    """
+
+    def __init__(self) -> None:
+        self._records: dict[str, Record] = {}
+        self._lock = threading.RLock()
+
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+    def get(self, image_id: str, *, include_gone: bool = False) -> Record:
+        with self._lock:
+            record = self._records.get(image_id)
+        if record is None or (record.gone and not include_gone):
+            raise NotFound(image_id)
+        return record
+
+    def exists(self, image_id: str) -> bool:
+        with self._lock:
+            return image_id in self._records
+
+    def put(self, record: Record) -> Record:
+        with self._lock:
+            self._records[record.id] = record
+        return record
+
+    def update(self, image_id: str, change: Callable[[Record], Record]) -> Record:
+        """Apply ``change`` to the current record atomically; ``updated_at`` moves."""
+        with self._lock:
+            current = self.get(image_id, include_gone=True)
+            new = change(current)
+            if new is not current:
+                new = attrs.evolve(new, updated_at=now())
+                self._records[image_id] = new
+            return new
+
+    def all(self) -> list[Record]:
+        with self._lock:
+            return list(self._records.values())
+
+
+# ----------------------------------------------------------------------------- bytes
+
+
+class BlobWriter(Protocol):
+    """One upload in progress: bytes go in chunk by chunk, hashed as they arrive."""
+
+    size: int
+
+    def write(self, chunk: bytes) -> None: ...
+    def commit(self) -> str: ...
+    def abort(self) -> None: ...
+
+
+class Blobs(Protocol):
+    """Where image bytes live; ``location`` strings are what :meth:`commit` returned."""
+
+    def writer(self, image_id: str) -> BlobWriter: ...
+    def read(self, location: str, start: int, end: int,
+             chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]: ...
+    def delete(self, location: str) -> None: ...
+
+
+class Hasher:
+    """md5 (checksum) and sha512 (multihash) computed while the bytes stream through."""
+
+    def __init__(self) -> None:
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.sha512 = hashlib.sha512()
+        self.size = 0
+
+    def update(self, chunk: bytes) -> None:
+        self.md5.update(chunk)
+        self.sha512.update(chunk)
+        self.size += len(chunk)
+
+
+class _MemoryWriter:
+    def __init__(self, blobs: MemoryBlobs, image_id: str) -> None:
+        self._blobs, self._id = blobs, image_id
+        self._buf = bytearray()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._buf += chunk
+        self.size += len(chunk)
+
+    def commit(self) -> str:
+        location = f"memory://{self._id}"
+        self._blobs.data[location] = bytes(self._buf)
+        self._buf = bytearray()
+        return location
+
+    def abort(self) -> None:
+        self._buf = bytearray()
+
+
+class MemoryBlobs:
+    """Image bytes in a dict (the default: fast, nothing to clean up)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def writer(self, image_id: str) -> BlobWriter:
+        return _MemoryWriter(self, image_id)
+
+    def read(self, location: str, start: int, end: int,
+             chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        view = memoryview(self.data[location])
+        for offset in range(start, end, chunk_size):
+            yield bytes(view[offset:min(offset + chunk_size, end)])
+
+    def delete(self, location: str) -> None:
+        self.data.pop(location, None)
+
+
+class _FileWriter:
+    def __init__(self, root: Path, image_id: str) -> None:
+        self._final = root / image_id
+        fd, name = tempfile.mkstemp(dir=root, prefix=f".{image_id}.", suffix=".part")
+        self._tmp = Path(name)
+        self._fh = os.fdopen(fd, "wb")
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._fh.write(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> str:
+        self._fh.close()
+        os.replace(self._tmp, self._final)
+        return self._final.as_uri()
+
+    def abort(self) -> None:
+        self._fh.close()
+        self._tmp.unlink(missing_ok=True)
+
+
+class DirectoryBlobs:
+    """Image bytes as files in a directory: large images never sit in memory."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, location: str) -> Path:
+        path = Path(location.removeprefix("file://"))
+        if path.parent != self.root:
+            raise ValueError(f"not a location of this store: {location}")
+        return path
+
+    def writer(self, image_id: str) -> BlobWriter:
+        return _FileWriter(self.root, image_id)
+
+    def read(self, location: str, start: int, end: int,
+             chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        with self._path(location).open("rb") as fh:
+            fh.seek(start)
+            remaining = end - start
+            while remaining > 0:
+                chunk = fh.read(min(chunk_size, remaining))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+                yield chunk
+
+    def delete(self, location: str) -> None:
+        self._path(location).unlink(missing_ok=True)

@@ -1,0 +1,256 @@
+"""Translation between the wire models and the seam record: V1Image <-> Image <-> V2Image.
+
+Reading (wire -> Image) applies the seam's normalisations (size None -> 0, checksum only
+when active, structured properties decoded). Writing (Image -> wire) returns a
+:class:`Translated` whose ``losses`` name everything the target API cannot carry.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from .enums import V1_STATUSES, Status, Visibility
+from .errors import InvalidRecord
+from .fields import (
+    BY_V2_KEY,
+    LATEST_V2_MINOR,
+    SPECIAL_PROPERTIES,
+    Field,
+    Kind,
+    is_v2_reserved,
+)
+from .immutable import JSON, FrozenDict, thaw
+from .model import Image, Loss, Translated, V1Image, V2Image
+
+
+def decode_properties(props: FrozenDict[str, str]) -> dict[str, JSON]:
+    """Wire property strings as seam values (JSON-typed ones decoded)."""
+    out: dict[str, JSON] = {}
+    for key, text in props.items():
+        special = SPECIAL_PROPERTIES.get(key)
+        if special is not None and special.kind is Kind.JSON:
+            try:
+                decoded = json.loads(text)
+            except ValueError as exc:
+                raise InvalidRecord(f"is not valid JSON: {text[:60]!r}",
+                                    field=f"properties.{key}") from exc
+            # Only structures are decoded: a JSON scalar ("null", "5") stays the text it
+            # was, so that a null never turns into "remove this property" on the way back.
+            out[key] = decoded if isinstance(decoded, list | dict) else text
+        else:
+            out[key] = text
+    return out
+
+
+def encode_property(key: str, value: JSON, *, api: str) -> tuple[str | None, Loss | None]:
+    """A seam property value as the wire string, or None when it is not sent."""
+    field = f"properties.{key}"
+    special: Field | None = SPECIAL_PROPERTIES.get(key)
+    if value is None:
+        return None, None
+    if special is not None and special.kind is Kind.JSON:
+        return (value if isinstance(value, str) else json.dumps(thaw(value))), None
+    if (special is not None and special.kind is Kind.REF and api == "2"
+            and isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None, Loss(field, f"{value!r} means no image: not sent to v2")
+    if isinstance(value, str):
+        return value, None
+    text = str(value) if isinstance(value, bool | int | float) else json.dumps(thaw(value))
+    return text, Loss(field, f"{type(value).__name__} value travels as the text {text!r}")
+
+
+def _encode_properties(
+    props: FrozenDict[str, JSON], *, api: str
+) -> tuple[dict[str, str], list[Loss]]:
+    out: dict[str, str] = {}
+    losses: list[Loss] = []
+    for key, value in props.items():
+        if api == "2" and (is_v2_reserved(key) or key in BY_V2_KEY):
+            losses.append(Loss(f"properties.{key}",
+                               "a v2 server reserves this name: not sent"))
+            continue
+        text, loss = encode_property(key, value, api=api)
+        if loss is not None:
+            losses.append(loss)
+        if text is not None:
+            out[key] = text
+    return out, losses
+
+
+def _checksum(status: Status, checksum: str | None) -> str | None:
+    return checksum if status == Status.ACTIVE else None
+
+
+#: Statuses in which a v2 image has no data yet: its ``size`` is null on the wire.
+_NO_DATA_STATUSES = frozenset({Status.QUEUED, Status.SAVING, Status.UPLOADING,
+                               Status.IMPORTING})
+
+
+def _v2_size(status: Status, size: int) -> int | None:
+    """The seam's "size None becomes 0", undone for an image that has no data yet."""
+    return None if size == 0 and status in _NO_DATA_STATUSES else size
+
+
+def v1_to_image(v1: V1Image) -> Image:
+    """The seam record of a v1 image (a summary-list entry is an active image)."""
+    status = v1.status if v1.status is not None else Status.ACTIVE
+    is_public = bool(v1.is_public)
+    deleted = bool(v1.deleted) if v1.deleted is not None else status == Status.DELETED
+    return Image(
+        id=v1.id,
+        name=v1.name,
+        status=status,
+        is_public=is_public,
+        visibility=Visibility.PUBLIC if is_public else Visibility.PRIVATE,
+        protected=bool(v1.protected),
+        deleted=deleted or v1.deleted_at is not None,
+        deleted_at=v1.deleted_at,
+        created_at=v1.created_at,
+        updated_at=v1.updated_at,
+        size=v1.size or 0,
+        virtual_size=v1.virtual_size,
+        checksum=_checksum(status, v1.checksum),
+        disk_format=v1.disk_format,
+        container_format=v1.container_format,
+        min_disk=v1.min_disk or 0,
+        min_ram=v1.min_ram or 0,
+        owner=v1.owner,
+        direct_url=v1.location,
+        properties=decode_properties(v1.properties),
+    )
+
+
+def v2_to_image(v2: V2Image) -> Image:
+    """The seam record of a v2 image; every non-base key is a property."""
+    status = v2.status if v2.status is not None else Status.QUEUED
+    visibility = v2.visibility if v2.visibility is not None else Visibility.SHARED
+    return Image(
+        id=v2.id,
+        name=v2.name,
+        status=status,
+        is_public=visibility == Visibility.PUBLIC,
+        visibility=visibility,
+        protected=bool(v2.protected),
+        os_hidden=bool(v2.os_hidden),
+        deleted=status == Status.DELETED,
+        created_at=v2.created_at,
+        updated_at=v2.updated_at,
+        size=v2.size or 0,
+        virtual_size=v2.virtual_size,
+        checksum=_checksum(status, v2.checksum),
+        os_hash_algo=v2.os_hash_algo if status == Status.ACTIVE else None,
+        os_hash_value=v2.os_hash_value if status == Status.ACTIVE else None,
+        disk_format=v2.disk_format,
+        container_format=v2.container_format,
+        min_disk=v2.min_disk or 0,
+        min_ram=v2.min_ram or 0,
+        owner=v2.owner,
+        direct_url=v2.direct_url,
+        locations=v2.locations or (),
+        tags=v2.tags or (),
+        properties=decode_properties(v2.properties),
+    )
+
+
+def image_to_v1(image: Image) -> Translated[V1Image]:
+    """The v1 form of a seam record, with what v1 cannot say."""
+    losses: list[Loss] = []
+    if image.visibility not in (Visibility.PUBLIC, Visibility.PRIVATE):
+        losses.append(Loss("visibility", f"v1 has only is_public: {image.visibility!s} "
+                                         "becomes private"))
+    if image.os_hidden:
+        losses.append(Loss("os_hidden", "v1 cannot hide an image"))
+    if image.tags:
+        losses.append(Loss("tags", "v1 has no tags"))
+    if image.status not in V1_STATUSES:
+        losses.append(Loss("status", f"{image.status!s} is not a v1 status"))
+    if image.os_hash_algo is not None or image.os_hash_value is not None:
+        losses.append(Loss("os_hash_value", "v1 has no multihash (only the md5 checksum)"))
+    if image.locations and [loc.url for loc in image.locations] != [image.direct_url]:
+        losses.append(Loss("locations", "v1 carries one location URL"))
+    props, prop_losses = _encode_properties(image.properties, api="1")
+    losses.extend(prop_losses)
+    v1 = V1Image(
+        id=image.id,
+        name=image.name,
+        status=image.status,
+        is_public=image.is_public,
+        protected=image.protected,
+        disk_format=image.disk_format,
+        container_format=image.container_format,
+        size=image.size,
+        virtual_size=image.virtual_size,
+        checksum=image.checksum,
+        min_ram=image.min_ram,
+        min_disk=image.min_disk,
+        owner=image.owner,
+        location=image.direct_url,
+        created_at=image.created_at,
+        updated_at=image.updated_at,
+        deleted_at=image.deleted_at,
+        deleted=image.deleted,
+        properties=props,
+    )
+    return Translated(v1, tuple(losses))
+
+
+def _whole_seconds(name: str, value: datetime | None, losses: list[Loss]) -> datetime | None:
+    if value is None or not value.microsecond:
+        return value
+    losses.append(Loss(name, "v2 times have whole seconds"))
+    return value.replace(microsecond=0)
+
+
+def image_to_v2(image: Image, *, minor: int = LATEST_V2_MINOR) -> Translated[V2Image]:
+    """The v2 form of a seam record for a server of ``2.<minor>``, with what it cannot say."""
+    losses: list[Loss] = []
+    if image.deleted != (image.status == Status.DELETED):
+        losses.append(Loss("deleted", "v2 shows deletion only through status"))
+    if image.deleted_at is not None:
+        losses.append(Loss("deleted_at", "v2 keeps no deletion time"))
+    created = _whole_seconds("created_at", image.created_at, losses)
+    updated = _whole_seconds("updated_at", image.updated_at, losses)
+    multihash = minor >= 7
+    if not multihash and image.os_hidden:
+        losses.append(Loss("os_hidden", f"v2.{minor} has no os_hidden (2.7+)"))
+    if not multihash and image.os_hash_value is not None:
+        losses.append(Loss("os_hash_value", f"v2.{minor} has no multihash (2.7+)"))
+    props, prop_losses = _encode_properties(image.properties, api="2")
+    losses.extend(prop_losses)
+    v2 = V2Image(
+        id=image.id,
+        name=image.name,
+        status=image.status,
+        visibility=image.visibility,
+        protected=image.protected,
+        os_hidden=image.os_hidden if multihash else None,
+        checksum=image.checksum,
+        os_hash_algo=image.os_hash_algo if multihash else None,
+        os_hash_value=image.os_hash_value if multihash else None,
+        owner=image.owner,
+        size=_v2_size(image.status, image.size),
+        virtual_size=image.virtual_size,
+        min_ram=image.min_ram,
+        min_disk=image.min_disk,
+        disk_format=image.disk_format,
+        container_format=image.container_format,
+        created_at=created,
+        updated_at=updated,
+        tags=image.tags,
+        direct_url=image.direct_url,
+        locations=image.locations or None,
+        properties=props,
+    )
+    return Translated(v2, tuple(losses))
+
+
+def merge(*parts: Translated[Any]) -> tuple[Loss, ...]:
+    """The losses of several translation steps, in order, without repeats."""
+    seen: dict[Loss, None] = {}
+    for part in parts:
+        for loss in part.losses:
+            seen.setdefault(loss, None)
+    return tuple(seen)
+

@@ -1,0 +1,382 @@
+"""The byte movers: httpx senders (sync and async) with retries over rotating API servers.
+
+Each planned :class:`~imgcompat.plan.Request` is tried on the current API server; a
+connection failure, a timeout or a 503-like answer moves to the next server and tries again
+after an exponential backoff with jitter (tenacity), up to ``num_retries`` more times, as
+far as :func:`imgcompat.plan.may_retry` allows. When the attempts are over,
+:class:`~imgcompat.errors.ConnectionFailed` names every server tried. The token is added to
+each attempt's headers and never logged or put in a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_none,
+    wait_random_exponential,
+)
+from tenacity.wait import wait_base
+
+from .auth import TOKEN_HEADER, Auth, redact
+from .errors import ConnectionFailed, ImgcompatError, TransferInterrupted, error_for
+from .plan import Failure, Request, Response, is_retryable_status, may_retry
+
+LOG = logging.getLogger("imgcompat")
+
+#: Exponential backoff with full jitter: 0.5 s, 1 s, 2 s ... capped at 10 s per wait.
+DEFAULT_BACKOFF: wait_base = wait_random_exponential(multiplier=0.5, max=10)
+NO_BACKOFF: wait_base = wait_none()
+CHUNK_SIZE = 1024 * 1024
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class _Retry(Exception):  # a signal to tenacity, never seen by callers
+    """One failed attempt worth another try."""
+
+    def __init__(self, failure: Failure, root: str, detail: str) -> None:
+        super().__init__(detail)
+        self.failure = failure
+        self.root = root
+        self.detail = detail
+
+
+def classify(exc: httpx.TransportError) -> Failure:
+    """Whether the request can have reached the server before this error."""
+    return Failure.NOT_SENT if isinstance(exc, _NOT_SENT) else Failure.NO_ANSWER
+
+
+def verify_option(verify: bool | str) -> bool | ssl.SSLContext:
+    """TLS verification: on by default; a path is a CA bundle."""
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
+class _Tracked:
+    """An upload body that remembers whether httpx pulled a chunk (then it was sent)."""
+
+    def __init__(self, chunks: Iterable[bytes] | AsyncIterable[bytes]) -> None:
+        self._chunks = chunks
+        self.started = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        assert isinstance(self._chunks, Iterable)
+        for chunk in self._chunks:
+            self.started = True
+            yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        assert isinstance(self._chunks, AsyncIterable)
+        async for chunk in self._chunks:
+            self.started = True
+            yield chunk
+
+
+class _Base:
+    """What both senders share: servers, rotation, headers, the retry policy, messages."""
+
+    def __init__(
+        self,
+        roots: Sequence[str],
+        *,
+        auth: Auth | None = None,
+        num_retries: int = 3,
+        backoff: wait_base = DEFAULT_BACKOFF,
+    ) -> None:
+        if not roots:
+            raise ImgcompatError("no API server configured")
+        self.roots = tuple(r.rstrip("/") for r in roots)
+        self.auth = auth
+        self.num_retries = num_retries
+        self.backoff = backoff
+        self._cursor = 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(roots={list(self.roots)!r}, auth={self.auth!r})"
+
+    @property
+    def current_root(self) -> str:
+        return self.roots[self._cursor]
+
+    def _advance(self) -> None:
+        self._cursor = (self._cursor + 1) % len(self.roots)
+
+    def _token(self) -> str | None:
+        return self.auth.token() if self.auth is not None else None
+
+    def _headers(self, request: Request, token: str | None) -> list[tuple[str, str]]:
+        headers = list(request.headers)
+        if token:
+            headers.append((TOKEN_HEADER, token))
+        return headers
+
+    def _policy(self) -> dict[str, Any]:
+        return {
+            "stop": stop_after_attempt(self.num_retries + 1),
+            "wait": self.backoff,
+            "retry": retry_if_exception_type(_Retry),
+            "reraise": True,
+            "before_sleep": self._log_retry,
+        }
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        LOG.warning("image API attempt %d of %d failed (%s); trying %s",
+                    state.attempt_number, self.num_retries + 1,
+                    redact(str(exc), self._safe_token()), self.current_root)
+
+    def _safe_token(self) -> str | None:
+        try:
+            return self._token()
+        except Exception:  # a failing token source must not hide the real error
+            return None
+
+    def _failed(self, request: Request, root: str, failure: Failure, detail: str) -> _Retry:
+        """The signal for a retryable failure; the next attempt goes to the next server."""
+        self._advance()
+        return _Retry(failure, root, redact(detail, self._safe_token()))
+
+    def _not_replayed(self, request: Request, root: str, exc: Exception) -> ConnectionFailed:
+        self._advance()
+        return ConnectionFailed(
+            f"{request.method} {request.path} failed after its body was sent "
+            f"({redact(str(exc), self._safe_token()) or type(exc).__name__}); not replayed: "
+            "the server may have acted", servers=(root,), image_id=request.image_id)
+
+    def _exhausted(self, request: Request, tried: list[str], last: _Retry) -> ConnectionFailed:
+        servers = list(dict.fromkeys(tried))
+        return ConnectionFailed(
+            f"{request.method} {request.path}: {last.detail} "
+            f"({len(tried)} attempt{'s' if len(tried) != 1 else ''})",
+            servers=servers, image_id=request.image_id)
+
+    def _facts(self, response: httpx.Response, body: bytes) -> Response:
+        return Response(response.status_code, tuple(response.headers.multi_items()), body)
+
+    def _status_error(self, request: Request, response: httpx.Response, body: bytes) -> Exception:
+        error = error_for(response.status_code, body, request.image_id)
+        token = self._safe_token()
+        if token and token in error.message:
+            error = type(error)(redact(error.message, token), image_id=error.image_id,
+                                status=error.status)
+        return error
+
+    def _log(self, request: Request, root: str, status: int) -> None:
+        LOG.debug("%s %s%s -> %d", request.method, root, request.path, status)
+
+
+class HttpxByteStream:
+    """One download response: the :class:`ByteStream` the transfer engine reads."""
+
+    def __init__(self, response: httpx.Response, offset: int, root: str,
+                 image_id: str | None, chunk_size: int = CHUNK_SIZE) -> None:
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self._response = response
+        self._offset = offset if response.status_code == 206 else 0
+        self._root = root
+        self._image_id = image_id
+        self._chunk_size = chunk_size
+
+    def _interrupted(self, got: int, exc: Exception) -> TransferInterrupted:
+        return TransferInterrupted(
+            f"the connection broke after {got} bytes ({type(exc).__name__}: {exc})",
+            offset=self._offset + got, servers=(self._root,), image_id=self._image_id)
+
+    def _raw(self) -> bool:
+        return "content-encoding" not in self.headers
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        got = 0
+        chunks = (self._response.iter_raw(self._chunk_size) if self._raw()
+                  else self._response.iter_bytes(self._chunk_size))
+        try:
+            for chunk in chunks:
+                got += len(chunk)
+                yield chunk
+        except httpx.TransportError as exc:
+            raise self._interrupted(got, exc) from exc
+
+    async def aiter_chunks(self) -> AsyncIterator[bytes]:
+        got = 0
+        chunks = (self._response.aiter_raw(self._chunk_size) if self._raw()
+                  else self._response.aiter_bytes(self._chunk_size))
+        try:
+            async for chunk in chunks:
+                got += len(chunk)
+                yield chunk
+        except httpx.TransportError as exc:
+            raise self._interrupted(got, exc) from exc
+
+
+class Transport(_Base):
+    """Synchronous sender over one ``httpx.Client`` (one connection pool per client)."""
+
+    def __init__(
+        self,
+        roots: Sequence[str],
+        *,
+        auth: Auth | None = None,
+        num_retries: int = 3,
+        backoff: wait_base = DEFAULT_BACKOFF,
+        verify: bool | str = True,
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(roots, auth=auth, num_retries=num_retries, backoff=backoff)
+        self._client = httpx.Client(
+            transport=transport, verify=verify_option(verify), follow_redirects=False,
+            timeout=httpx.Timeout(timeout, connect=connect_timeout))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _attempt(self, request: Request, tried: list[str], body: Any, stream: bool
+                 ) -> httpx.Response:
+        root = self.current_root
+        tried.append(root)
+        built = self._client.build_request(
+            request.method, root + request.path, params=request.params,
+            headers=self._headers(request, self._token()), content=body)
+        try:
+            response = self._client.send(built, stream=stream)
+        except httpx.TransportError as exc:
+            failure = classify(exc)
+            if isinstance(body, _Tracked) and body.started:
+                failure = Failure.NO_ANSWER
+            if may_retry(request, failure, streamed_body=isinstance(body, _Tracked)):
+                raise self._failed(request, root, failure, f"{type(exc).__name__}: {exc}"
+                                   ) from exc
+            raise self._not_replayed(request, root, exc) from exc
+        self._log(request, root, response.status_code)
+        if is_retryable_status(response.status_code) and may_retry(
+                request, Failure.RETRYABLE_STATUS, streamed_body=isinstance(body, _Tracked)):
+            body_bytes = response.read()
+            response.close()
+            raise self._failed(request, root, Failure.RETRYABLE_STATUS,
+                               str(error_for(response.status_code, body_bytes, None)))
+        return response
+
+    def _run(self, request: Request, body: Any = None, *, stream: bool = False
+             ) -> httpx.Response:
+        tried: list[str] = []
+        try:
+            for attempt in Retrying(**self._policy()):
+                with attempt:
+                    return self._attempt(request, tried, body, stream)
+        except _Retry as last:
+            raise self._exhausted(request, tried, last) from last
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def send(self, request: Request) -> Response:
+        """Send a planned request with its buffered body; the answer's facts."""
+        response = self._run(request, request.body)
+        return self._facts(response, response.content)
+
+    def send_stream(self, request: Request, chunks: Iterable[bytes]) -> Response:
+        """Send a request whose body is streamed (an upload)."""
+        response = self._run(request, _Tracked(chunks))
+        return self._facts(response, response.content)
+
+    @contextmanager
+    def open_stream(self, request: Request, offset: int = 0) -> Iterator[HttpxByteStream]:
+        """A streamed answer (a download); a status of 400 or more raises the typed error."""
+        response = self._run(request, None, stream=True)
+        try:
+            if response.status_code >= 400:
+                raise self._status_error(request, response, response.read())
+            yield HttpxByteStream(response, offset, self.current_root, request.image_id)
+        finally:
+            response.close()
+
+
+class AsyncTransport(_Base):
+    """The asyncio twin of :class:`Transport` (``httpx.AsyncClient``)."""
+
+    def __init__(
+        self,
+        roots: Sequence[str],
+        *,
+        auth: Auth | None = None,
+        num_retries: int = 3,
+        backoff: wait_base = DEFAULT_BACKOFF,
+        verify: bool | str = True,
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(roots, auth=auth, num_retries=num_retries, backoff=backoff)
+        self._client = httpx.AsyncClient(
+            transport=transport, verify=verify_option(verify), follow_redirects=False,
+            timeout=httpx.Timeout(timeout, connect=connect_timeout))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _attempt(self, request: Request, tried: list[str], body: Any, stream: bool
+                       ) -> httpx.Response:
+        root = self.current_root
+        tried.append(root)
+        built = self._client.build_request(
+            request.method, root + request.path, params=request.params,
+            headers=self._headers(request, self._token()), content=body)
+        try:
+            response = await self._client.send(built, stream=stream)
+        except httpx.TransportError as exc:
+            failure = classify(exc)
+            if isinstance(body, _Tracked) and body.started:
+                failure = Failure.NO_ANSWER
+            if may_retry(request, failure, streamed_body=isinstance(body, _Tracked)):
+                raise self._failed(request, root, failure, f"{type(exc).__name__}: {exc}"
+                                   ) from exc
+            raise self._not_replayed(request, root, exc) from exc
+        self._log(request, root, response.status_code)
+        if is_retryable_status(response.status_code) and may_retry(
+                request, Failure.RETRYABLE_STATUS, streamed_body=isinstance(body, _Tracked)):
+            body_bytes = await response.aread()
+            await response.aclose()
+            raise self._failed(request, root, Failure.RETRYABLE_STATUS,
+                               str(error_for(response.status_code, body_bytes, None)))
+        return response
+
+    async def _run(self, request: Request, body: Any = None, *, stream: bool = False
+                   ) -> httpx.Response:
+        tried: list[str] = []
+        try:
+            async for attempt in AsyncRetrying(**self._policy()):
+                with attempt:
+                    return await self._attempt(request, tried, body, stream)
+        except _Retry as last:
+            raise self._exhausted(request, tried, last) from last
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def send(self, request: Request) -> Response:
+        response = await self._run(request, request.body)
+        return self._facts(response, response.content)
+
+    async def send_stream(self, request: Request, chunks: AsyncIterable[bytes]) -> Response:
+        response = await self._run(request, _Tracked(chunks))
+        return self._facts(response, response.content)
+
+    @asynccontextmanager
+    async def open_stream(self, request: Request, offset: int = 0
+                          ) -> AsyncIterator[HttpxByteStream]:
+        response = await self._run(request, None, stream=True)
+        try:
+            if response.status_code >= 400:
+                raise self._status_error(request, response, await response.aread())
+            yield HttpxByteStream(response, offset, self.current_root, request.image_id)
+        finally:
+            await response.aclose()

@@ -1,0 +1,198 @@
+"""Glance v1 wire codec: ``x-image-meta-*`` headers and v1 JSON <-> :class:`V1Image`.
+
+Header encoding rule (one rule, applied on send and undone on receipt): a property name is
+sent as-is when it is made of HTTP token characters, and a value when it is printable ASCII
+without spaces; every other character (non-ASCII, space, control characters such as CR,
+LF and NUL, and ``%`` itself) is percent-encoded as UTF-8. So nothing raw ever reaches a
+header, and whatever we send decodes back exactly. A real v1 server stores the encoded text
+as it arrived; the translation's ``Loss`` report says so (see :func:`header_losses`).
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, unquote
+
+from . import scalars
+from .errors import InvalidRecord
+from .fields import (
+    BY_V1_KEY,
+    V1_FIELDS,
+    V1_META_PREFIX,
+    V1_PROPERTY_PREFIX,
+    V1_PURGE_HEADER,
+)
+from .model import Loss, V1Image
+from .schema import validate
+
+Headers = tuple[tuple[str, str], ...]
+HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]]
+
+_TCHAR = "!#$&'*+-.^_`|~" + string.ascii_letters + string.digits
+_VALUE_SAFE = "".join(
+    c for c in map(chr, range(0x21, 0x7F)) if c != "%"
+)
+
+
+def encode_name(name: str) -> str:
+    """A property name as header-name text (token characters; others percent-encoded)."""
+    return _quote(name, _TCHAR, "property name")
+
+
+def encode_value(value: str) -> str:
+    """A header value: printable ASCII kept, the rest percent-encoded UTF-8."""
+    return _quote(value, _VALUE_SAFE, "value")
+
+
+def _quote(text: str, safe: str, what: str) -> str:
+    try:
+        return quote(text, safe=safe)
+    except UnicodeEncodeError as exc:  # a lone surrogate has no UTF-8 form
+        raise InvalidRecord(f"the {what} {text[:60]!r} is not valid Unicode text") from exc
+
+
+def decode_text(text: str, field: str) -> str:
+    """Undo :func:`encode_value` / :func:`encode_name`; bad UTF-8 is an InvalidRecord."""
+    if "%" not in text:
+        return text
+    try:
+        return unquote(text, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise InvalidRecord("percent-encoding is not valid UTF-8", field=field) from exc
+
+
+def _lower_pairs(headers: HeaderInput) -> dict[str, str]:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: dict[str, str] = {}
+    for name, value in items:
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidRecord(f"header {name!r} is not text")
+        out[name.lower()] = value
+    return out
+
+
+def v1_headers_to_v1image(
+    headers: HeaderInput, *, percent_decode: bool = True, strict: bool = False
+) -> V1Image:
+    """Parse the metadata headers of a v1 answer (or request, for a server).
+
+    ``strict`` refuses unknown ``x-image-meta-*`` names as the v1 server did (400);
+    ``percent_decode=False`` keeps values exactly as they arrived, as the v1 server stored them.
+    """
+    lowered = _lower_pairs(headers)
+    meta = {k: v for k, v in lowered.items() if k.startswith(V1_META_PREFIX)}
+    validate("v1-headers", meta if strict else _known_only(meta))
+    values: dict[str, Any] = {}
+    properties: dict[str, str] = {}
+    for name, raw in meta.items():
+        if name.startswith(V1_PROPERTY_PREFIX):
+            key = name[len(V1_PROPERTY_PREFIX):]
+            if not key:
+                raise InvalidRecord("empty property name", field=name)
+            if percent_decode:
+                properties[decode_text(key, name)] = decode_text(raw, name)
+            else:
+                properties[key] = raw
+            continue
+        # The v1 server read "-" as "_" in core field names (x-image-meta-disk-format).
+        f = BY_V1_KEY.get(name[len(V1_META_PREFIX):].replace("-", "_"))
+        if f is None or f.v1 is None:
+            continue  # copy_from and friends: request-only, not part of the record
+        text = decode_text(raw, name) if percent_decode else raw
+        values[f.v1] = scalars.from_text(f, text)
+    return V1Image(**values, properties=properties)
+
+
+def _known_only(meta: dict[str, str]) -> dict[str, str]:
+    return {
+        k: v
+        for k, v in meta.items()
+        if k.startswith(V1_PROPERTY_PREFIX)
+        or k[len(V1_META_PREFIX):].replace("-", "_") in BY_V1_KEY
+    }
+
+
+def v1image_to_v1_headers(
+    image: V1Image, *, writable_only: bool = False, percent_encode: bool = True
+) -> Headers:
+    """Headers for a v1 image; None is never sent (the classic seam sent "None")."""
+    out: list[tuple[str, str]] = []
+    for f in V1_FIELDS:
+        assert f.v1 is not None
+        if writable_only and f.read_only and not f.create_only:
+            continue
+        value = getattr(image, f.v1)
+        if value is None:
+            continue
+        text = scalars.to_text(f, value)
+        out.append((V1_META_PREFIX + f.v1, encode_value(text) if percent_encode else text))
+    for key, value in image.properties.items():
+        if not key:
+            raise InvalidRecord("a property needs a name", field="properties")
+        name = encode_name(key) if percent_encode else key
+        out.append((V1_PROPERTY_PREFIX + name, encode_value(value) if percent_encode else value))
+    if not percent_encode:
+        for name, value in out:
+            if any(c in value or c in name for c in "\r\n\x00"):
+                raise InvalidRecord("CR, LF or NUL cannot travel in a header", field=name)
+    return tuple(out)
+
+
+def purge_header(purge: bool) -> tuple[str, str]:
+    """Always sent explicitly: a v1 server purges when the header is missing."""
+    return (V1_PURGE_HEADER, "true" if purge else "false")
+
+
+def header_losses(image: V1Image) -> tuple[Loss, ...]:
+    """What the v1 header wire cannot carry faithfully for these properties."""
+    losses: list[Loss] = []
+    for key, value in image.properties.items():
+        field = f"properties.{key}"
+        if "-" in key:
+            losses.append(Loss(field, "the v1 server stores '-' in a property name as '_'"))
+        if any("A" <= c <= "Z" for c in key):
+            losses.append(Loss(field, "v1 header names are case-insensitive: the name "
+                                      "comes back in lower case"))
+        if encode_name(key) != key or encode_value(value) != value:
+            losses.append(Loss(field, "travels percent-encoded; the v1 server stores the "
+                                      "encoded text, which a v2 reader sees as is"))
+    if image.name is not None and encode_value(image.name) != image.name:
+        losses.append(Loss("name", "travels percent-encoded; the v1 server stores the "
+                                   "encoded text, which a v2 reader sees as is"))
+    return tuple(losses)
+
+
+def v1_json_to_v1image(doc: Mapping[str, Any]) -> V1Image:
+    """One image object of a v1 JSON answer (``{"image": ...}`` or a bare object)."""
+    if isinstance(doc, Mapping) and set(doc) == {"image"}:
+        doc = doc["image"]
+    validate("v1-image", doc)
+    values: dict[str, Any] = {}
+    for key, raw in doc.items():
+        f = BY_V1_KEY.get(key)
+        if f is not None and f.v1 is not None:
+            values[f.v1] = scalars.from_json(f, raw, api="1")
+    # A NULL property (possible through v1) is left out, as the v1 HEAD answer does.
+    props = {k: v for k, v in (doc.get("properties") or {}).items() if v is not None}
+    return V1Image(**values, properties=props)
+
+
+def v1_json_list_to_v1images(doc: Mapping[str, Any]) -> tuple[V1Image, ...]:
+    """The images of a v1 list answer ``{"images": [...]}``."""
+    validate("v1-image-document", doc)
+    images = doc.get("images")
+    if not isinstance(images, list):
+        raise InvalidRecord("a v1 list answer needs an 'images' list", field="images")
+    return tuple(v1_json_to_v1image(item) for item in images)
+
+
+def v1image_to_v1_json(image: V1Image) -> dict[str, Any]:
+    """The v1 JSON object of an image (as a v1 server answers it)."""
+    out: dict[str, Any] = {}
+    for f in V1_FIELDS:
+        assert f.v1 is not None
+        out[f.v1] = scalars.to_json(f, getattr(image, f.v1), api="1")
+    out["properties"] = dict(image.properties)
+    return out
