@@ -39,3 +39,8 @@ settings.register_profile(
     "dev", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# ------------------------------------------------------------ Glance emulator fixtures
+# glance_emulator / glance_server_url (and glance_emulator_options to configure them).
+pytest_plugins = ["imgcompat.testing.pytest_plugin"]

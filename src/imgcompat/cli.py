@@ -15,9 +15,8 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 import attrs
 import click
@@ -35,7 +34,7 @@ from rich.progress import (
 from rich.table import Table
 
 from .discovery import VersionChoice, choose_version, normalize_endpoint
-from .enums import Api, ContainerFormat, DiskFormat, Visibility
+from .enums import ContainerFormat, DiskFormat, Visibility
 from .errors import ConnectionFailed, ImgcompatError, InvalidRecord, error_for
 from .fields import LATEST_V2_MINOR
 from .model import Image, Loss, Translated
@@ -75,6 +74,7 @@ class State:
     api_version: str | None = None
     insecure: bool = False
     timeout: float = 60.0
+    retries: int = 3
 
 
 def _err(text: str) -> None:
@@ -134,10 +134,12 @@ def _state(ctx: click.Context) -> State:
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds per HTTP request.")
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Retries over the API servers on 503s, timeouts, refused connections.")
 @click.version_option(package_name="imgcompat", prog_name=PROG)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool, endpoint: str | None, token: str | None,
-        api_version: str | None, insecure: bool, timeout: float) -> None:
+def cli(ctx: click.Context, *, debug: bool, endpoint: str | None, token: str | None,
+        api_version: str | None, insecure: bool, timeout: float, retries: int) -> None:
     """One image API for a compute service, over Glance v1, v2 or both."""
     state = _state(ctx)
     state.debug = debug
@@ -146,6 +148,7 @@ def cli(ctx: click.Context, debug: bool, endpoint: str | None, token: str | None
     state.api_version = api_version
     state.insecure = insecure
     state.timeout = timeout
+    state.retries = retries
 
 
 # --------------------------------------------------------------------------- translate
@@ -273,13 +276,13 @@ def print_losses(losses: Sequence[Loss]) -> None:
                    "the record as a server states it.")
 @click.option("--locations", is_flag=True, help="seam: include direct_url and locations.")
 @click.option("--strict", is_flag=True, help="Exit 1 when the translation lost anything.")
-def translate(from_: str, to: str, current_file: Path | None, no_purge: bool, minor: int,
+def translate(*, from_: str, to: str, current_file: Path | None, no_purge: bool, minor: int,
               request: bool, locations: bool, strict: bool) -> None:
     """Translate one image record from stdin to stdout; the Loss report goes to stderr.
 
     v1-headers input is one 'Name: value' per line, as 'curl -D' writes them.
     """
-    text = click.get_text_stream("stdin").read()
+    text = sys.stdin.read()
     if not text.strip():
         raise click.UsageError("nothing on stdin: pipe one record in")
     if to == "v2-patch":
@@ -304,7 +307,7 @@ def translate(from_: str, to: str, current_file: Path | None, no_purge: bool, mi
             raise click.UsageError("--current is only for --to v2-patch")
         out = render_record(parse_record(from_, text, "stdin"), to, minor=minor,
                             request=request, locations=locations)
-    click.get_text_stream("stdout").write(out.value)
+    sys.stdout.write(out.value)
     print_losses(out.losses)
     if strict and out.losses:
         raise _Failure(f"the translation lost {len(out.losses)} thing(s)")
@@ -415,7 +418,303 @@ def serve(api: str, port: int, data_dir: Path | None) -> None:
     from .testing import run_server
 
     _err(f"serving the Glance emulator ({api}) on 127.0.0.1:{port}; Ctrl-C stops it")
-    run_server(api, port, data_dir)
+    run_server(cast(Literal["v1", "v2", "both"], api), port, data_dir)
+
+
+# --------------------------------------------------------------------------- client commands
+
+
+def make_client(state: State) -> ImageClient:
+    """A seam client from the global options, else from the ``OS_*`` environment."""
+    from .client import ImageClient
+
+    options: dict[str, Any] = {"on_loss": print_losses, "timeout": state.timeout,
+                               "num_retries": state.retries}
+    if state.insecure:
+        options["verify"] = False
+    if state.api_version:
+        options["version"] = state.api_version
+    if state.token:
+        options["token"] = state.token
+    if state.endpoint:
+        return ImageClient(state.endpoint, **options)
+    if not os.environ.get("OS_AUTH_URL"):
+        raise click.UsageError("no image API endpoint: give --endpoint URL or set "
+                               "OS_IMAGE_URL")
+    return ImageClient.from_env(**options)
+
+
+@contextlib.contextmanager
+def _client(ctx: click.Context) -> Iterator[ImageClient]:
+    state = _state(ctx)
+    _log_to_stderr(state.debug)
+    client = make_client(state)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _key_value(items: Sequence[str], option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=option)
+        out[key.strip()] = value
+    return out
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover - the loop always returns
+
+
+def images_table(images: Sequence[Image]) -> Table:
+    """The essentials, so a 100-column terminal keeps the full ids (``show`` has the rest)."""
+    table = Table(title=f"{len(images)} image(s)", title_justify="left", expand=True)
+    table.add_column("id", no_wrap=True, min_width=36)
+    table.add_column("name", overflow="fold", ratio=1, min_width=12)
+    table.add_column("status", no_wrap=True)
+    table.add_column("visibility", no_wrap=True)
+    table.add_column("size", no_wrap=True, justify="right")
+    for image in images:
+        table.add_row(image.id or "", image.name or "—", str(image.status),
+                      str(image.visibility), _size(image.size))
+    return table
+
+
+def record_table(image: Image) -> Table:
+    """One seam record as key/value rows, properties after the base keys."""
+    doc = to_seam_json(image, include_locations=bool(image.locations or image.direct_url))
+    table = Table(show_header=False, title=image.name or image.id, title_justify="left")
+    table.add_column("key", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    props = doc.pop("properties")
+    for key, value in doc.items():
+        table.add_row(key, _plain(value))
+    for key in sorted(props):
+        table.add_row(f"properties.{key}", _plain(props[key]))
+    return table
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+@cli.command("list")
+@click.option("--filter", "filters", multiple=True, metavar="KEY=VALUE",
+              help="A v1-style filter: name=, status=, disk_format=, is_public=, "
+                   "property-<key>=, size_min=, ... (repeatable).")
+@click.option("--changes-since", metavar="TIME", help="Images changed after this ISO 8601 time.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@click.option("--sort-key", default=None, help="Sort by this key.")
+@click.option("--sort-dir", type=click.Choice(["asc", "desc"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print seam records as JSON.")
+@click.pass_context
+def list_images(ctx: click.Context, *, filters: tuple[str, ...], changes_since: str | None,
+                limit: int | None, sort_key: str | None, sort_dir: str | None,
+                as_json: bool) -> None:
+    """List images (all pages), filtered as the seam's callers write filters."""
+    wanted: dict[str, Any] = dict(_key_value(filters, "--filter"))
+    if changes_since is not None:
+        try:
+            wanted["changes-since"] = parse_time(changes_since, "--changes-since")
+        except InvalidRecord as exc:
+            raise click.BadParameter(str(exc), param_hint="--changes-since") from exc
+    with _client(ctx) as client:
+        images = list(client.detail(wanted, limit=limit, sort_key=sort_key,
+                                    sort_dir=sort_dir))
+    if as_json:
+        click.echo(_dumps([to_seam_json(image) for image in images]), nl=False)
+    else:
+        stdout_console().print(images_table(images))
+
+
+@cli.command()
+@click.argument("image_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the seam record as JSON.")
+@click.option("--locations", is_flag=True, help="Include direct_url and locations.")
+@click.pass_context
+def show(ctx: click.Context, image_id: str, as_json: bool, locations: bool) -> None:
+    """Show one image's seam record."""
+    with _client(ctx) as client:
+        image = client.show(image_id, include_locations=locations)
+    if as_json:
+        click.echo(_dumps(to_seam_json(image, include_locations=locations)), nl=False)
+    else:
+        stdout_console().print(record_table(image))
+
+
+class TransferProgress:
+    """A rich progress bar (bytes, rate, ETA) on stderr, fed by ``(done, total)`` calls."""
+
+    def __init__(self, label: str, total: int | None = None, *,
+                 enabled: bool | None = None) -> None:
+        console = _stderr_console()
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+            TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
+            disable=not console.is_terminal if enabled is None else not enabled)
+        self.task: TaskID = self.progress.add_task(label, total=total)
+        self.done = 0
+        self.total = total
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self.done, self.total = done, total if total is not None else self.total
+        self.progress.update(self.task, completed=done, total=self.total)
+
+    def __enter__(self) -> TransferProgress:
+        self.started = time.monotonic()
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def summary(self) -> str:
+        seconds = max(time.monotonic() - self.started, 1e-6)
+        return f"{_size(self.done)} in {seconds:.1f} s ({_size(int(self.done / seconds))}/s)"
+
+
+class _ReadProgress:
+    """A binary file whose reads move a progress bar (seeks too: a retry rewinds)."""
+
+    def __init__(self, raw: IO[bytes], progress: Callable[[int, int | None], None],
+                 total: int | None) -> None:
+        self.raw, self.progress, self.total = raw, progress, total
+        self.done = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.raw.read(size)
+        self.done += len(chunk)
+        self.progress(self.done, self.total)
+        return chunk
+
+    def seekable(self) -> bool:
+        return self.raw.seekable()
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        position = self.raw.seek(offset, whence)
+        self.done = position
+        return position
+
+
+@cli.command()
+@click.argument("image_id")
+@click.option("-o", "--output", required=True, metavar="FILE",
+              help="Where to write the bytes ('-': stdout).")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: when stderr is a terminal).")
+@click.pass_context
+def download(ctx: click.Context, image_id: str, output: str, progress: bool | None) -> None:
+    """Download an image's bytes, verified against its checksums.
+
+    A file is written atomically: on a checksum mismatch nothing is left at FILE.
+    """
+    with _client(ctx) as client, TransferProgress(f"download {image_id[:8]}",
+                                                   enabled=progress) as bar:
+        if output == "-":
+            result = client.download(image_id, data=sys.stdout.buffer, progress=bar)
+        else:
+            result = client.download(image_id, dst_path=output, progress=bar)
+    reason = getattr(result, "reason", "")
+    _err(f"downloaded {bar.summary()} to {'stdout' if output == '-' else output}: {reason}")
+    if getattr(result, "verified", True) is False:
+        _err(f"warning: {image_id}: the bytes could not be verified")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
+                                        path_type=Path))
+@click.option("--name", required=True, help="The image name.")
+@click.option("--property", "properties", multiple=True, metavar="KEY=VALUE",
+              help="A custom property (repeatable).")
+@click.option("--disk-format", default="raw", show_default=True)
+@click.option("--container-format", default="bare", show_default=True)
+@click.option("--visibility", type=click.Choice([str(v) for v in Visibility]),
+              default=str(Visibility.PRIVATE), show_default=True)
+@click.option("--min-disk", type=click.IntRange(min=0), default=0)
+@click.option("--min-ram", type=click.IntRange(min=0), default=0)
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar (default: when stderr is a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the new seam record as JSON.")
+@click.pass_context
+def upload(ctx: click.Context, *, file: Path, name: str, properties: tuple[str, ...],
+           disk_format: str, container_format: str, visibility: str, min_disk: int,
+           min_ram: int, progress: bool | None, as_json: bool) -> None:
+    """Create an image from FILE ('-': stdin) and upload it, verified on the way."""
+    record = Image(name=name, disk_format=DiskFormat(disk_format),
+                   container_format=ContainerFormat(container_format),
+                   min_disk=min_disk, min_ram=min_ram,
+                   properties=_key_value(properties, "--property")).with_visibility(visibility)
+    stdin = str(file) == "-"
+    total = None if stdin else file.stat().st_size
+    with contextlib.ExitStack() as stack:
+        raw: IO[bytes] = (sys.stdin.buffer if stdin
+                          else stack.enter_context(file.open("rb")))
+        client = stack.enter_context(_client(ctx))
+        bar = stack.enter_context(TransferProgress(f"upload {name[:20]}", total,
+                                                   enabled=progress))
+        image = client.create(record, _ReadProgress(raw, bar, total), size=total)
+    checked = [algo for algo, value in (("md5", image.checksum),
+                                        (image.os_hash_algo, image.os_hash_value))
+               if algo and value]
+    _err(f"uploaded {bar.summary()} as {image.id}: verified ({', '.join(checked)})"
+         if checked else f"uploaded {bar.summary()} as {image.id}: NOT verified "
+                         "(the server published no checksum)")
+    if as_json:
+        click.echo(_dumps(to_seam_json(image)), nl=False)
+    else:
+        stdout_console().print(record_table(image))
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@cli.command()
+@click.option("--endpoint", "demo_endpoint", metavar="URL", default=None,
+              help="Run against this real cloud instead of the embedded emulator.")
+@click.option("--token", "demo_token", metavar="TOKEN", default=None,
+              help="Auth token for --endpoint (default: the global --token / OS_* env).")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_context
+def demo(ctx: click.Context, demo_endpoint: str | None, demo_token: str | None,
+         as_json: bool) -> None:
+    """The main job: one image life cycle through the seam over v1, v2 and both.
+
+    Starts the embedded emulator in each mode on a loopback socket; prints the version
+    chosen and why, the warnings, each Loss report, and the seam records side by side.
+    Exits 1 when a step fails or the records differ beyond what a Loss explains.
+    """
+    from .demo import render, report_json, run_emulated, run_endpoint
+
+    state = _state(ctx)
+    endpoint = demo_endpoint or state.endpoint
+    if endpoint:
+        report = run_endpoint(endpoint, token=demo_token or state.token,
+                              verify=not state.insecure, version=state.api_version,
+                              timeout=state.timeout, num_retries=state.retries)
+    else:
+        report = run_emulated()
+    if as_json:
+        click.echo(_dumps(report_json(report)), nl=False)
+    else:
+        render(report, stdout_console())
+    if not report.ok:
+        raise _Failure("demo failed: " + "; ".join(report.failures))
 
 
 # --------------------------------------------------------------------------- entry point

@@ -59,7 +59,7 @@ class ClientConfig:
     """Everything a client is built from; the token never shows in the repr."""
 
     api_servers: tuple[str, ...] = attrs.field(converter=_servers)
-    num_retries: int = 3
+    num_retries: int = attrs.field(default=3)
     version: Api | None = attrs.field(default=None, converter=parse_version)
     token: str | None = attrs.field(default=None, repr=False)
     session: Any = attrs.field(default=None, repr=False)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 from rich.console import Console
@@ -30,6 +31,7 @@ from rich.text import Text
 from .discovery import VersionChoice
 from .enums import Api, Status
 from .errors import ImageNotFound, ImgcompatError
+from .immutable import thaw
 from .model import Image, Loss
 from .seam import SEAM_KEYS, to_seam_json
 from .translate import image_to_v1, image_to_v2
@@ -37,8 +39,9 @@ from .translate import image_to_v1, image_to_v2
 if TYPE_CHECKING:
     from .client import ImageClient
 
+Mode = Literal["v1", "v2", "both"]
 #: Emulator modes, in table order, with their column titles.
-MODES: Final[tuple[tuple[str, str], ...]] = (("v1", "v1-only"), ("v2", "v2-only"),
+MODES: Final[tuple[tuple[Mode, str], ...]] = (("v1", "v1-only"), ("v2", "v2-only"),
                                              ("both", "v1+v2"))
 #: Values that differ on every run, whatever the API: never compared.
 PER_RUN_KEYS: Final[frozenset[str]] = frozenset({"id", "created_at", "updated_at",
@@ -169,22 +172,36 @@ def captured_warnings() -> Iterator[list[str]]:
 # --------------------------------------------------------------------------- life cycle
 
 
-def make_payload(size: int = PAYLOAD_SIZE) -> bytes:
-    """Random bytes (a raw disk: a server that inspects data accepts them as ``raw``)."""
-    return os.urandom(size)
+@attrs.frozen
+class Scenario:
+    """What every mode is asked to do: the same bytes, names and ids, so records compare."""
 
+    run_id: str
+    payload: bytes
+    instance_uuid: str
+    base_image_ref: str
 
-def snapshot_properties(run_id: str) -> dict[str, Any]:
-    """What the instance's snapshot inherits: non-ASCII text and a structured mapping."""
-    return {
-        "description": DESCRIPTION,
-        "block_device_mapping": BLOCK_DEVICE_MAPPING,
-        "bdm_v2": "True",
-        "root_device_name": "/dev/vda",
-        "hw_disk_bus": "virtio",
-        "os_distro": "ubuntu",
-        "demo_run": run_id,
-    }
+    @classmethod
+    def new(cls, size: int = PAYLOAD_SIZE) -> Scenario:
+        """Random bytes (a raw disk: a server that inspects data accepts them as ``raw``)."""
+        return cls(uuid.uuid4().hex[:12], os.urandom(size), str(uuid.uuid4()),
+                   str(uuid.uuid4()))
+
+    @property
+    def name(self) -> str:
+        return f"imgcompat-demo-{self.run_id}"
+
+    def inherited(self) -> dict[str, Any]:
+        """What the instance's snapshot inherits: non-ASCII text and a structured mapping."""
+        return {
+            "description": DESCRIPTION,
+            "block_device_mapping": BLOCK_DEVICE_MAPPING,
+            "bdm_v2": "True",
+            "root_device_name": "/dev/vda",
+            "hw_disk_bus": "virtio",
+            "os_distro": "ubuntu",
+            "demo_run": self.run_id,
+        }
 
 
 class _Steps:
@@ -224,6 +241,7 @@ def _require(condition: bool, message: str) -> None:
 def _prop_problems(expected: Mapping[str, Any], got: Mapping[str, Any],
                    explained: Callable[[str], bool]) -> list[str]:
     """Properties that did not survive, except those a Loss already announced."""
+    expected, got = thaw(expected), thaw(got)
     problems = []
     for key in sorted(set(expected) | set(got)):
         if explained(f"properties.{key}"):
@@ -239,14 +257,14 @@ def _prop_problems(expected: Mapping[str, Any], got: Mapping[str, Any],
 
 def run_lifecycle(
     url: str,
+    scenario: Scenario,
     *,
     label: str,
-    payload: bytes,
-    run_id: str | None = None,
     token: str | None = None,
     verify: bool = True,
     version: str | None = None,
     timeout: float = 60.0,
+    num_retries: int = 3,
     client_factory: Callable[..., ImageClient] | None = None,
 ) -> ModeRun:
     """Discover, snapshot, upload, show, update (purge), list, download, delete, re-show.
@@ -256,7 +274,7 @@ def run_lifecycle(
     from .client import ImageClient
 
     factory = client_factory or ImageClient
-    run_id = run_id or uuid.uuid4().hex[:12]
+    payload, run_id = scenario.payload, scenario.run_id
     steps = _Steps()
     losses: list[tuple[str, Loss]] = []
     notes: list[str] = []
@@ -270,18 +288,18 @@ def run_lifecycle(
 
     with captured_warnings() as warnings:
         client = factory([url], token=token, verify=verify, timeout=timeout,
-                         version=version, on_loss=sink)
-        inherited = snapshot_properties(run_id)
+                         version=version, num_retries=num_retries, on_loss=sink)
+        inherited = scenario.inherited()
 
         def discover() -> str:
-            choice = client.version_choice
+            choice = client.discover()
             state["choice"] = choice
-            return f"{choice.label} at {choice.root_url}"
+            return choice.label
 
         def snapshot() -> str:
             image = client.snapshot(
-                f"imgcompat-demo-{run_id}", str(uuid.uuid4()),
-                base_image_ref=str(uuid.uuid4()), user_id="demo-user",
+                scenario.name, scenario.instance_uuid,
+                base_image_ref=scenario.base_image_ref, user_id="demo-user",
                 inherited=inherited, disk_format="raw", container_format="bare")
             _require(image.id is not None, "the server gave the snapshot no id")
             state["id"] = image.id
@@ -317,7 +335,7 @@ def run_lifecycle(
             shown: Image = state["shown"]
             wanted = attrs.evolve(
                 shown.with_properties(hw_disk_bus=None, demo_stage="updated ✓"),
-                name=f"imgcompat-demo-{run_id} (renamed)")
+                name=f"{scenario.name} (renamed)")
             client.update(state["id"], wanted, purge_props=True)
             image = client.show(state["id"])
             _require(image.name == wanted.name, f"name {image.name!r}")
@@ -336,11 +354,16 @@ def run_lifecycle(
             ids = [image.id for image in found]
             _require(ids == [state["id"]], f"expected only our image, got {len(ids)}: "
                                            f"{[str(i)[:8] for i in ids]}")
-            diff = [key for key, value in to_seam_json(found[0]).items()
-                    if value != to_seam_json(record)[key]]
-            if diff:
-                notes.append(f"the listed record differs from the shown one at "
-                             f"{', '.join(diff)}")
+            listed, shown = flatten(found[0]), flatten(record)
+            diff = [key for key in dict.fromkeys([*listed, *shown])
+                    if listed.get(key, _ABSENT) != shown.get(key, _ABSENT)]
+            unexplained = [key for key in diff if not explained(key)]
+            _require(not unexplained, "the listed record differs from the shown one at "
+                                      + ", ".join(unexplained))
+            for key in diff:
+                notes.append(f"list and show differ at {key} (a Loss said so): listed "
+                             f"{_short(listed.get(key), 40)!r}, shown "
+                             f"{_short(shown.get(key), 40)!r}")
             return "1 match (changes-since + property-demo_run)"
 
         def download() -> str:
@@ -382,28 +405,27 @@ def run_lifecycle(
 
 
 def run_emulated(
-    modes: Sequence[tuple[str, str]] = MODES, *, payload: bytes | None = None,
-    run_id: str | None = None,
+    modes: Sequence[tuple[Mode, str]] = MODES, *, scenario: Scenario | None = None,
 ) -> DemoReport:
     """The life cycle against the embedded emulator in each mode, over a real socket."""
     from .testing import Emulator, serve
 
     start = time.perf_counter()
-    payload = make_payload() if payload is None else payload
-    run_id = run_id or uuid.uuid4().hex[:12]
+    scenario = scenario or Scenario.new()
     runs = []
     for api, label in modes:
         with serve(Emulator(api=api)) as url:
-            runs.append(run_lifecycle(url, label=label, payload=payload, run_id=run_id))
+            runs.append(run_lifecycle(url, scenario, label=label))
     return DemoReport(tuple(runs), compare(runs), time.perf_counter() - start)
 
 
 def run_endpoint(url: str, *, token: str | None, verify: bool = True,
-                 version: str | None = None, timeout: float = 60.0) -> DemoReport:
+                 version: str | None = None, timeout: float = 60.0,
+                 num_retries: int = 3) -> DemoReport:
     """The same life cycle against a real cloud (one column, nothing to compare)."""
     start = time.perf_counter()
-    run = run_lifecycle(url, label=url, payload=make_payload(), token=token, verify=verify,
-                        version=version, timeout=timeout)
+    run = run_lifecycle(url, Scenario.new(), label="cloud", token=token, verify=verify,
+                        version=version, timeout=timeout, num_retries=num_retries)
     return DemoReport((run,), (), time.perf_counter() - start)
 
 
@@ -483,20 +505,29 @@ def compare(runs: Sequence[ModeRun]) -> tuple[Difference, ...]:
 
 
 def _short(value: Any, width: int) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = value if isinstance(value, str) else json.dumps(thaw(value), ensure_ascii=False)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_HEX = re.compile(r"^[0-9a-f]{32,}$")
+
+
 def _cell(value: Any, width: int) -> Text:
+    """A value as a table cell: ids and digests shortened (equal ones still look equal)."""
     if value is _ABSENT:
         return Text("(absent)", style="dim italic")
     if value is None:
         return Text("—", style="dim")
     if isinstance(value, bool):
         return Text("true" if value else "false")
-    if isinstance(value, list | dict):
-        return Text(_short(value, width * 3))
-    return Text(_short(str(value), width))
+    if isinstance(value, list | dict | tuple):
+        return Text(_short(json.dumps(thaw(value), ensure_ascii=False,
+                                      separators=(",", ":")), width * 3))
+    text = str(value)
+    if _UUID.match(text) or _HEX.match(text):
+        return Text(text[:12] + "…")
+    return Text(_short(text, width * 2))
 
 
 def render(report: DemoReport, console: Console) -> None:
@@ -545,8 +576,8 @@ def render(report: DemoReport, console: Console) -> None:
     for run in runs:
         if not run.losses:
             losses.add_row(run.label, "", Text("none", style="dim"), "")
-        for step, loss in run.losses:
-            losses.add_row(run.label, step, loss.field, loss.reason)
+        for where, loss in run.losses:
+            losses.add_row(run.label, where, loss.field, loss.reason)
     console.print(losses)
     for run in runs:
         for note in run.notes:
@@ -556,10 +587,12 @@ def render(report: DemoReport, console: Console) -> None:
     console.print(f"[dim]{len(runs)} mode(s) in {report.seconds:.1f} s[/]")
     if report.ok:
         explained = sum(1 for d in report.differences if d.explained)
-        console.print(Text.assemble(("✔ ", "bold green"), (
-            "the seam record is the same in every mode" + (
+        verdict = "every step kept the seam's promise"
+        if len(runs) > 1:
+            verdict = "the seam record is the same in every mode" + (
                 f", except {explained} difference(s) each explained by a Loss"
-                if explained else ""), "green")))
+                if explained else "")
+        console.print(Text.assemble(("✔ ", "bold green"), (verdict, "green")))
     else:
         for failure in report.failures:
             console.print(Text.assemble(("✘ ", "bold red"), failure))
@@ -572,13 +605,20 @@ def _render_records(report: DemoReport, console: Console) -> None:
     diffs = {d.key: d for d in report.differences}
     flats = [flatten(run.record) for run in runs if run.record is not None]
     keys = list(dict.fromkeys(k for flat in flats for k in flat))
-    width = max(12, (console.width - 30) // max(1, len(runs)) - 3)
-    table = Table(title="the seam record per mode (yellow: differs, explained by a Loss; "
-                        "red: unexplained)", title_justify="left", expand=True)
-    table.add_column("key", style="bold", no_wrap=True)
+    key_width = max(len(k) for k in keys) - len("properties.") + 2
+    width = max(12, (console.width - key_width) // len(runs) - 3)
+    title = "the seam record per mode"
+    if diffs:
+        title += " (yellow: differs, explained by a Loss; red: differs, unexplained)"
+    table = Table(title=title, title_justify="left", expand=True)
+    table.add_column("key", no_wrap=True)
     for run in runs:
         table.add_column(run.label, ratio=1, overflow="fold")
+    in_properties = False
     for key in keys:
+        if key.startswith("properties.") and not in_properties:
+            in_properties = True
+            table.add_row(Text("properties", style="bold"), *([""] * len(runs)))
         diff = diffs.get(key)
         style = "" if diff is None else ("yellow" if diff.explained else "bold red")
         cells = []
@@ -587,13 +627,48 @@ def _render_records(report: DemoReport, console: Console) -> None:
             if style:
                 cell.stylize(style)
             cells.append(cell)
-        label = Text(key, style="dim" if key in PER_RUN_KEYS else "")
-        table.add_row(label, *cells)
+        label = "  " + key.removeprefix("properties.") if in_properties else key
+        table.add_row(Text(label, style="dim" if key in PER_RUN_KEYS else "bold"), *cells)
     console.print(table)
+    reasons: dict[tuple[str, ...], list[str]] = {}
     for diff in report.differences:
-        if diff.explained_by:
-            why = "; ".join(f"{who}: {loss}" for who, loss in diff.explained_by[:2])
-            more = len(diff.explained_by) - 2
-            console.print(Text.assemble((f"{diff.key}", "yellow"), " — ", why,
-                                        (f" (+{more} more)" if more > 0 else "", "dim")))
+        why = tuple(dict.fromkeys(f"{who.split(' (')[0]}: {loss}"
+                                  for who, loss in diff.explained_by))
+        if why:
+            reasons.setdefault(why, []).append(diff.key)
+    for why, keys in reasons.items():
+        console.print(Text.assemble((", ".join(keys), "yellow"), " differ — ", "; ".join(why)))
 
+
+def report_json(report: DemoReport) -> dict[str, Any]:
+    """The report as plain JSON (``imgcompat demo --json``), for scripts and tests."""
+
+    def value(v: Any) -> Any:
+        return "<absent>" if v is _ABSENT else v
+
+    return {
+        "ok": report.ok,
+        "seconds": round(report.seconds, 3),
+        "failures": list(report.failures),
+        "modes": [{
+            "label": run.label,
+            "url": run.url,
+            "chosen": run.choice.label if run.choice else None,
+            "reason": run.choice.reason if run.choice else None,
+            "warnings": list(run.warnings),
+            "steps": [{"name": s.name, "ok": s.ok, "detail": s.detail,
+                       "seconds": round(s.seconds, 3)} for s in run.steps],
+            "losses": [{"step": step, "field": loss.field, "reason": loss.reason}
+                       for step, loss in run.losses],
+            "notes": list(run.notes),
+            "record": to_seam_json(run.record) if run.record is not None else None,
+        } for run in report.runs],
+        "differences": [{
+            "key": d.key,
+            "values": {label: value(v) for label, v in d.values},
+            "explained": d.explained,
+            "explained_by": [{"by": who, "field": loss.field, "reason": loss.reason}
+                             for who, loss in d.explained_by],
+            "unexplained": [list(pair) for pair in d.unexplained],
+        } for d in report.differences],
+    }

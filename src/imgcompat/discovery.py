@@ -60,7 +60,10 @@ def normalize_endpoint(url: str) -> Endpoint:
         raise InvalidRecord("empty API server URL", field="api_servers")
     if "://" not in text:
         text = "http://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # e.g. an unbalanced "[" (IPv6 literal)
+        raise InvalidRecord(f"not a URL: {url!r}", field="api_servers") from exc
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidRecord(f"not an http(s) URL: {url!r}", field="api_servers")
     path = parts.path.rstrip("/")
@@ -79,7 +82,10 @@ def normalize_endpoint(url: str) -> Endpoint:
 
 
 def _root_from_href(href: str) -> str:
-    parts = urlsplit(href)
+    try:
+        parts = urlsplit(href)
+    except ValueError as exc:
+        raise InvalidRecord(f"not a URL: {href!r}", field="versions") from exc
     path = _VERSIONED_PATH.sub("", parts.path.rstrip("/") + "/").rstrip("/")
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 

@@ -156,7 +156,7 @@ def message_from_body(body: bytes | str | None) -> str:
             for key in ("message", "detail", "title", "explanation"):
                 value = holder.get(key)
                 if isinstance(value, str) and value.strip():
-                    return _squash(value)
+                    return _squash(html.unescape(_TAGS.sub(" ", value)))
     plain = html.unescape(_TAGS.sub(" ", text))
     return _squash(plain)
 

@@ -464,6 +464,11 @@ class Resumer:
             ) from exc
         self.resumes += 1
 
+    @property
+    def complete(self) -> bool:
+        """True once every byte of a known total was delivered."""
+        return self.total is not None and self.offset >= self.total
+
     def ended_early(self) -> bool:
         """True when the body ended cleanly but short of the announced total (a truncation)."""
         return self.total is not None and self.offset < self.total

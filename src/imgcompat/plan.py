@@ -26,6 +26,7 @@ from .enums import Api, ContainerFormat, DiskFormat, Status, Visibility
 from .errors import (
     RETRYABLE_STATUSES,
     ImageNotFound,
+    ImageUnacceptable,
     InvalidRecord,
     UnexpectedResponse,
     UnsupportedMediaType,
@@ -69,6 +70,8 @@ class Request:
     #: May be sent again after its bytes left (GET, PUT of metadata, DELETE).
     idempotent: bool = True
     expect: frozenset[int] = frozenset({200})
+    #: Answers worth another attempt on the next server.
+    retry_on: frozenset[int] = RETRYABLE_STATUSES
 
 
 @attrs.frozen
@@ -139,23 +142,27 @@ def check_image_id(image_id: object) -> str:
     return image_id
 
 
-def may_retry(request: Request, failure: Failure, *, streamed_body: bool = False) -> bool:
+def may_retry(request: Request, failure: Failure, *, body_replayable: bool = True) -> bool:
     """The idempotency rule: replay only what cannot act twice.
 
     An idempotent request is retried after any of the three failures. A create or upload
     is retried only when the server provably did not act: the connection never opened, or
-    (for a buffered body) the server answered 503-like before acting. A streamed upload
-    body cannot be produced twice, so it is retried only when nothing was sent.
+    the server answered 503-like before acting, and then only when its body can be
+    produced again (a one-shot upload stream cannot).
     """
     if failure is Failure.NOT_SENT:
         return True
     if request.idempotent:
         return True
-    return failure is Failure.RETRYABLE_STATUS and not streamed_body
+    return failure is Failure.RETRYABLE_STATUS and body_replayable
 
 
-def is_retryable_status(status: int) -> bool:
-    return status in RETRYABLE_STATUSES
+def is_retryable_status(request: Request, status: int) -> bool:
+    return status in request.retry_on
+
+
+#: A real Glance answers 500 (or 409) to a DELETE that races the end of an aborted upload.
+CLEANUP_RETRY_ON = RETRYABLE_STATUSES | {409, 500}
 
 
 def judge(request: Request, response: Response) -> Response:
@@ -259,6 +266,19 @@ def download_request(choice: VersionChoice, image_id: str, offset: int = 0) -> R
                        image_id=image_id, expect=frozenset({200}))
     return Request("GET", _image_path(choice, image_id) + "/file", headers=headers,
                    image_id=image_id, expect=frozenset({200, 204, 206}))
+
+
+_NO_DATA = frozenset({Status.QUEUED, Status.SAVING, Status.UPLOADING, Status.IMPORTING,
+                      Status.KILLED})
+
+
+def check_downloadable(image: Image) -> Image:
+    """An image whose status says it has no data yet is refused before any byte moves
+    (v2 would answer 204, v1 404: the seam says ImageUnacceptable for both)."""
+    if image.status in _NO_DATA:
+        raise ImageUnacceptable(f"image has no data (status {image.status!s})",
+                                image_id=image.id)
+    return image
 
 
 def resumable(choice: VersionChoice) -> bool:
@@ -450,11 +470,8 @@ def upload_op(
     """Stream the data, re-read the record, and check it against what was sent."""
     request = upload_request(choice, image_id, size)
     uploaded: Uploaded = yield Upload(request, data, size)
-    if choice.api is Api.V1:
-        image = judge_image(choice, request, uploaded.response)
-    else:
-        judge(request, uploaded.response)
-        image = yield from _reread(choice, image_id)
+    judge(request, uploaded.response)
+    image = yield from _reread(choice, image_id)
     yield CheckUpload(uploaded.source, image)
     return without_locations(image)
 
@@ -496,43 +513,44 @@ def _create_v2(
     choice: VersionChoice, image: Image, data: Any, size: int | None, *, empty: bool,
     candidates: tuple[DiskFormat, ...],
 ) -> Op[Image]:
-    body = image_to_v2_create(image, minor=choice.minor)
-    if body.losses:
-        yield Report(body.losses)
-    request = Request("POST", "/v2/images", body=json.dumps(body.value).encode(),
-                      headers=(*_ACCEPT_JSON, ("content-type", "application/json")),
-                      idempotent=False, expect=frozenset({201}))
-    created = judge_image(choice, request, (yield request))
-    assert created.id is not None
-    image_id = created.id
     urls = [loc.url for loc in image.locations] or ([image.direct_url] if image.direct_url
                                                     else [])
+    image_id = yield from _post_v2(choice, image)
     for url in urls:
         patch = _patch_request(image_id, [{"op": "add", "path": "/locations/-",
                                            "value": {"url": url, "metadata": {}}}])
         judge(patch, (yield patch))
     if data is not None:
         return (yield from upload_op(choice, image_id, data, size))
-    if empty and not urls:
-        return (yield from _activate_empty_v2(choice, image_id, candidates))
-    return without_locations((yield from _reread(choice, image_id)))
-
-
-def _activate_empty_v2(
-    choice: VersionChoice, image_id: str, candidates: tuple[DiskFormat, ...]
-) -> Op[Image]:
-    """Upload empty data; a server that inspects data may refuse an empty qcow2 (415):
-    then the next default format is tried (only when the caller chose none)."""
-    for index, _fmt in enumerate(candidates or (None,)):
+    if not empty or urls:
+        return without_locations((yield from _reread(choice, image_id)))
+    # Empty data must make the image active. A server that inspects data refuses an empty
+    # qcow2 (415) and leaves the record in a state a second upload breaks (500): so, when
+    # the format was ours to choose, the record is deleted and made again in the next one.
+    for index in range(len(candidates) or 1):
         try:
             return (yield from upload_op(choice, image_id, b"", 0))
         except UnsupportedMediaType:
             if index + 1 >= len(candidates):
                 raise
-            patch = _patch_request(image_id, [{"op": "replace", "path": "/disk_format",
-                                               "value": str(candidates[index + 1])}])
-            judge(patch, (yield patch))
+            cleanup = delete_request(choice, image_id)
+            judge(cleanup, (yield cleanup))
+            image = attrs.evolve(image, disk_format=candidates[index + 1])
+            image_id = yield from _post_v2(choice, image, report=False)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _post_v2(choice: VersionChoice, image: Image, *, report: bool = True) -> Op[str]:
+    body = image_to_v2_create(image, minor=choice.minor)
+    if body.losses and report:
+        yield Report(body.losses)
+    request = Request("POST", "/v2/images", body=json.dumps(body.value).encode(),
+                      headers=(*_ACCEPT_JSON, ("content-type", "application/json")),
+                      idempotent=False, expect=frozenset({201}))
+    created = judge_image(choice, request, (yield request))
+    if created.id is None:
+        raise UnexpectedResponse("the created image has no id", status=201)
+    return created.id
 
 
 def _create_v1(
@@ -550,10 +568,13 @@ def _create_v1(
     request = Request("POST", "/v1/images", headers=headers, idempotent=False,
                       expect=frozenset({201}))
     created = judge_image(choice, request, (yield request))
-    if data is None:
-        return without_locations(created)
-    assert created.id is not None
-    return (yield from upload_op(choice, created.id, data, size))
+    if created.id is None:
+        raise UnexpectedResponse("the created image has no id", status=201)
+    if data is not None:
+        return (yield from upload_op(choice, created.id, data, size))
+    # Re-read through HEAD: the v1 JSON answer carries property text exactly as stored,
+    # headers are decoded by the one v1 rule, so every v1 read looks the same.
+    return without_locations((yield from _reread(choice, created.id)))
 
 
 def update_op(
@@ -588,7 +609,8 @@ def _update_v1(
         return current
     request = Request("PUT", _image_path(choice, image_id), image_id=image_id,
                       headers=(*_ACCEPT_JSON, *translated.value))
-    return judge_image(choice, request, (yield request))
+    judge(request, (yield request))
+    return (yield from _reread(choice, image_id))
 
 
 def snapshot_image(
@@ -624,7 +646,7 @@ def snapshot_op(
     try:
         return (yield from upload_op(choice, record.id, data, size))
     except Exception:
-        cleanup = delete_request(choice, record.id)
+        cleanup = attrs.evolve(delete_request(choice, record.id), retry_on=CLEANUP_RETRY_ON)
         with contextlib.suppress(Exception):  # the upload's failure is the one to report
             judge(cleanup, (yield cleanup))
         raise

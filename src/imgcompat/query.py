@@ -99,11 +99,11 @@ def filters_for(api: Api | str, filters: Mapping[str, Any]) -> FilterPlan:
         elif key.startswith(PROPERTY_PREFIX) and api is Api.V2:
             params.append((key[len(PROPERTY_PREFIX):], _text(value)))
         elif key in {"tags", "tag"}:
-            values = [value] if isinstance(value, str) else list(value)
+            values = list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
             if api is Api.V1:
                 losses.append(Loss("tag", "v1 has no tags to filter on"))
             else:
-                params.extend(("tag", str(v)) for v in values)
+                params.extend(("tag", _text(v)) for v in values)
         elif key == "page_size":
             params.append(("limit", _text(value)))
         elif key == "limit" and "page_size" in filters:

@@ -187,7 +187,8 @@ def _is_date_time(instance: object) -> bool:
     return True
 
 
-_Validator: Any = extend(Draft202012Validator, {"pattern": _pattern})
+# The stubs leave `extend` unannotated; it returns a validator class like Draft202012Validator.
+_Validator: Any = extend(Draft202012Validator, {"pattern": _pattern})  # type: ignore[no-untyped-call]
 
 
 @functools.cache
@@ -266,8 +267,8 @@ def _resolve(ref: str, base: str) -> tuple[Any, str] | None:
     if doc is None or (fragment and not fragment.startswith("/")):
         return None
     node: Any = doc
-    for token in fragment.split("/")[1:]:
-        token = token.replace("~1", "/").replace("~0", "~")
+    for escaped in fragment.split("/")[1:]:
+        token = escaped.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict) and token in node:
             node = node[token]
         elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
@@ -354,7 +355,9 @@ def _schema_message(schema: object) -> str | None:
 
 
 def _generic_message(error: ValidationError) -> str:
-    keyword, value = error.validator, error.validator_value
+    # The stubs say `str | Unset`; a `false` subschema's error really carries None.
+    keyword: object = error.validator
+    value: Any = error.validator_value
     match keyword:
         case None:  # a `false` subschema
             return "is not allowed here"

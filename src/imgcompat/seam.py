@@ -67,6 +67,17 @@ def from_seam_dict(data: Mapping[str, Any]) -> Image:
     is parsed ("False" is false); given alone, it decides visibility; a visibility of
     shared or community survives ``is_public=False``.
     """
+    if not isinstance(data, Mapping):
+        raise InvalidRecord(f"a seam record must be a mapping, got {type(data).__name__}")
+    try:
+        return _from_seam_dict(data)
+    except InvalidRecord:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise InvalidRecord(f"not a seam record: {exc}") from exc
+
+
+def _from_seam_dict(data: Mapping[str, Any]) -> Image:
     unknown = set(data) - set(SEAM_KEYS) - set(LOCATION_KEYS)
     if unknown:
         raise InvalidRecord(f"unknown keys {sorted(unknown)}", field=sorted(unknown)[0])
@@ -97,12 +108,7 @@ def from_seam_dict(data: Mapping[str, Any]) -> Image:
     for key in ("protected", "deleted", "os_hidden"):
         if key in values:
             values[key] = bool(_is_public(values[key]))
-    try:
-        return Image(**values, visibility=vis, is_public=vis == Visibility.PUBLIC)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, InvalidRecord):
-            raise
-        raise InvalidRecord(str(exc)) from exc
+    return Image(**values, visibility=vis, is_public=vis == Visibility.PUBLIC)
 
 
 def from_v1_headers(headers: HeaderInput) -> Image:

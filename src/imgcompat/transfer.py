@@ -21,9 +21,11 @@ import io
 import os
 import secrets
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Callable,
+    Generator,
     Iterable,
     Iterator,
     Mapping,
@@ -32,7 +34,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol, TypeAlias
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeAlias, cast
 
 from .errors import ChecksumMismatch, ImgcompatError, TransferInterrupted
 from .integrity import (
@@ -157,6 +159,7 @@ def _write_all(write: Callable[[Any], int | None], data: bytes) -> None:
 
 class _Sink(Protocol):
     can_rewind: bool
+    writes: bool
 
     def write(self, data: bytes) -> None: ...
 
@@ -167,6 +170,7 @@ class _FdSink:
     """The temporary file of a path download."""
 
     can_rewind = True
+    writes = True
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -181,6 +185,8 @@ class _FdSink:
 
 class _FileSink:
     """A caller's binary file: rewound (seek + truncate) only if it is seekable."""
+
+    writes = True
 
     def __init__(self, fileobj: IO[bytes]) -> None:
         self.fileobj = fileobj
@@ -206,8 +212,9 @@ class _NullSink:
     """The iterator target: buffers go to the caller, not to a file."""
 
     can_rewind = False
+    writes = False
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:  # pragma: no cover - never submitted
         return None
 
     def rewind(self) -> None:  # pragma: no cover - can_rewind is False
@@ -232,6 +239,7 @@ class _Engine:
         resumable: bool,
         chunk_size: int,
         parallel: bool,
+        off_loop: bool,
     ) -> None:
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
@@ -247,9 +255,13 @@ class _Engine:
         )
         self.coalescer = _Coalescer(chunk_size)
         self.pending: list[Future[None]] = []
+        # parallel: one worker per digest plus the writer; serial but off the event loop:
+        # one worker doing all three in turn; serial sync: no threads at all.
+        self.serial = not parallel
+        workers = 3 if parallel else 1 if off_loop else 0
         self.pool: ThreadPoolExecutor | None = (
-            ThreadPoolExecutor(max_workers=3, thread_name_prefix="imgcompat-transfer")
-            if parallel
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imgcompat-transfer")
+            if workers
             else None
         )
         self.skip = 0
@@ -257,7 +269,9 @@ class _Engine:
     # -- responses
 
     def start(self, status: int, headers: Mapping[str, str]) -> Start:
-        """Judge a response and rewind the target if it starts over."""
+        """Judge a response and rewind the target if it starts over (nothing in flight)."""
+        if self.pending:  # pragma: no cover - the loops drain before asking again
+            raise AssertionError("a new response while buffers are in flight")
         start = self.resumer.on_response(status, headers)
         expected = self.verifier.expected.with_headers(
             headers, start.total, image_id=self.image_id
@@ -293,17 +307,22 @@ class _Engine:
         self.verifier.count(len(buf))
         self.resumer.advance(len(buf))
         jobs: list[Callable[[], None]] = [_bind(h, buf) for h in self.verifier.hashers]
-        jobs.append(lambda: self.sink.write(buf))
+        if self.sink.writes:
+            jobs.append(lambda: self.sink.write(buf))
         if self.pool is None:
             for job in jobs:
                 job()
-            self.pending = []
+            self._report()
+        elif self.serial:
+            self.pending = [self.pool.submit(_chain(jobs))]
         else:
             self.pending = [self.pool.submit(job) for job in jobs]
         return self.pending
 
     def done_with_previous(self) -> None:
         """Reached once the previous buffer's futures completed (raises their errors)."""
+        if not self.pending:
+            return
         for fut in self.pending:
             fut.result()
         self.pending = []
@@ -313,9 +332,12 @@ class _Engine:
         if self.progress is not None:
             self.progress(self.resumer.offset, self.resumer.total)
 
-    def interrupted(self, exc: TransferInterrupted) -> None:
-        """Spend one resume (raises when none are left)."""
+    def interrupted(self, exc: TransferInterrupted) -> bool:
+        """True if every byte had arrived anyway; else spend one resume (or raise)."""
+        if self.resumer.complete:
+            return True
         self.resumer.on_interrupted(exc)
+        return False
 
     def body_ended(self) -> bool:
         """True when the download is complete; False when a clean EOF came up short."""
@@ -348,7 +370,15 @@ def _bind(h: Hasher, buf: bytes) -> Callable[[], None]:
     return lambda: h.update(buf)
 
 
-def _run_sync(engine: _Engine, open_stream: OpenStream) -> Iterator[bytes]:
+def _chain(jobs: list[Callable[[], None]]) -> Callable[[], None]:
+    def run() -> None:
+        for job in jobs:
+            job()
+
+    return run
+
+
+def _run_sync(engine: _Engine, open_stream: OpenStream) -> Generator[bytes, None, None]:
     """The sync download loop; yields each buffer once it was submitted."""
     while True:
         try:
@@ -366,7 +396,9 @@ def _run_sync(engine: _Engine, open_stream: OpenStream) -> Iterator[bytes]:
                 engine.done_with_previous()
                 engine.submit(buf)
                 yield buf
-            engine.interrupted(exc)
+            engine.done_with_previous()
+            if engine.interrupted(exc):
+                return
             continue
         buf = engine.leftover()
         if buf is not None:
@@ -378,13 +410,18 @@ def _run_sync(engine: _Engine, open_stream: OpenStream) -> Iterator[bytes]:
             return
 
 
-async def _run_async(engine: _Engine, open_stream: AsyncOpenStream) -> AsyncIterator[bytes]:
+async def _run_async(
+    engine: _Engine, open_stream: AsyncOpenStream
+) -> AsyncGenerator[bytes, None]:
     """The async download loop: the same steps, awaiting the pool instead of blocking."""
 
-    async def submit(buf: bytes) -> None:
+    async def drain() -> None:
         if engine.pending:
             await asyncio.wait([asyncio.wrap_future(f) for f in engine.pending])
         engine.done_with_previous()
+
+    async def submit(buf: bytes) -> None:
+        await drain()
         engine.submit(buf)
 
     while True:
@@ -401,15 +438,15 @@ async def _run_async(engine: _Engine, open_stream: AsyncOpenStream) -> AsyncIter
             if buf is not None:
                 await submit(buf)
                 yield buf
-            engine.interrupted(exc)
+            await drain()
+            if engine.interrupted(exc):
+                return
             continue
         buf = engine.leftover()
         if buf is not None:
             await submit(buf)
             yield buf
-        if engine.pending:
-            await asyncio.wait([asyncio.wrap_future(f) for f in engine.pending])
-        engine.done_with_previous()
+        await drain()
         if engine.body_ended():
             return
 
@@ -417,65 +454,56 @@ async def _run_async(engine: _Engine, open_stream: AsyncOpenStream) -> AsyncIter
 # --------------------------------------------------------------------------- targets
 
 
-def _temp_beside(path: Path) -> tuple[Path, int]:
-    """Create ``.<name>.imgcompat-XXXX.part`` next to ``path`` (never an existing file)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    flags |= getattr(os, "O_BINARY", 0)
-    for _ in range(16):
-        tmp = path.with_name(f".{path.name}.imgcompat-{secrets.token_hex(4)}.part")
+class _TempFile:
+    """``.<name>.imgcompat-XXXX.part`` beside the destination; committed or discarded once."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        flags |= getattr(os, "O_BINARY", 0)
+        for _ in range(16):
+            tmp = dest.with_name(f".{dest.name}.imgcompat-{secrets.token_hex(4)}.part")
+            try:
+                self.fd: int | None = os.open(tmp, flags, 0o666)
+            except FileExistsError:
+                continue
+            self.path = tmp
+            return
+        raise FileExistsError(errno.EEXIST, "no free temporary name beside", str(dest))
+
+    def sink(self) -> _FdSink:
+        assert self.fd is not None
+        return _FdSink(self.fd)
+
+    def commit(self) -> None:
+        """fsync, rename over the destination, fsync the directory (the rename's record)."""
+        fd, self.fd = self.fd, None
+        assert fd is not None
         try:
-            return tmp, os.open(tmp, flags, 0o666)
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(self.path, self.dest)
+        _fsync_dir(self.dest.parent)
+
+    def discard(self) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
 
 
 def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable (POSIX); not possible on every platform."""
-    if not hasattr(os, "O_DIRECTORY"):
+    """Make the rename durable (POSIX); directories cannot be opened on every platform."""
+    if not hasattr(os, "O_DIRECTORY"):  # pragma: no cover - Windows
         return
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _commit(fd: int, tmp: Path, path: Path) -> None:
-    os.fsync(fd)
-    os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _discard(fd: int | None, tmp: Path) -> None:
-    if fd is not None:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    with contextlib.suppress(OSError):
-        tmp.unlink()
-
-
-def _engine(
-    expected: Expected,
-    sink: _Sink,
-    image_id: str | None,
-    progress: Progress | None,
-    max_resumes: int,
-    resumable: bool,
-    chunk_size: int,
-    parallel: bool,
-) -> _Engine:
-    return _Engine(
-        expected,
-        sink,
-        image_id=image_id,
-        progress=progress,
-        max_resumes=max_resumes,
-        resumable=resumable,
-        chunk_size=chunk_size,
-        parallel=parallel,
-    )
 
 
 def download_to_path(
@@ -496,21 +524,23 @@ def download_to_path(
     only after every digest matched; on any failure, including KeyboardInterrupt, the
     temporary file is removed and a file already at ``path`` is left as it was.
     """
-    dest = Path(path)
-    tmp, fd = _temp_beside(dest)
-    engine: _Engine | None = None
+    tmp = _TempFile(Path(path))
     try:
-        engine = _engine(expected, _FdSink(fd), image_id, progress, max_resumes, resumable,
-                         chunk_size, parallel)
-        for _ in _run_sync(engine, open_stream):
-            pass
-        result = engine.finish()
-        engine.abandon()
-        _commit(fd, tmp, dest)
-    except BaseException:
-        if engine is not None:
+        engine = _Engine(
+            expected, tmp.sink(), image_id=image_id, progress=progress,
+            max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
+            parallel=parallel, off_loop=False,
+        )
+        try:
+            with contextlib.closing(_run_sync(engine, open_stream)) as run:
+                for _ in run:
+                    pass
+            result = engine.finish()
+        finally:
             engine.abandon()
-        _discard(fd, tmp)
+        tmp.commit()
+    except BaseException:
+        tmp.discard()
         raise
     return result
 
@@ -528,23 +558,26 @@ async def adownload_to_path(
     parallel: bool = True,
 ) -> Verified:
     """The async twin of :func:`download_to_path` (writes and fsync run off the loop)."""
-    dest = Path(path)
-    tmp, fd = await asyncio.to_thread(_temp_beside, dest)
-    engine: _Engine | None = None
+    tmp = await asyncio.to_thread(_TempFile, Path(path))
     try:
-        engine = _engine(expected, _FdSink(fd), image_id, progress, max_resumes, resumable,
-                         chunk_size, True)
-        if not parallel:  # the loop must not block on writes: keep one worker at least
-            engine.verifier.learn(engine.verifier.expected)
-        async for _ in _run_async(engine, open_stream):
-            pass
-        result = engine.finish()
-        engine.abandon()
-        await asyncio.to_thread(_commit, fd, tmp, dest)
-    except BaseException:
-        if engine is not None:
+        engine = _Engine(
+            expected, tmp.sink(), image_id=image_id, progress=progress,
+            max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
+            parallel=parallel, off_loop=True,
+        )
+        try:
+            run = _run_async(engine, open_stream)
+            try:
+                async for _ in run:
+                    pass
+            finally:
+                await run.aclose()
+            result = engine.finish()
+        finally:
             engine.abandon()
-        _discard(fd, tmp)
+        await asyncio.to_thread(tmp.commit)
+    except BaseException:
+        tmp.discard()
         raise
     return result
 
@@ -567,11 +600,15 @@ def download_to_file(
     file is rewound and truncated when the server starts over; an unseekable one (a pipe)
     receives each byte once, the repeated ones being skipped.
     """
-    engine = _engine(expected, _FileSink(fileobj), image_id, progress, max_resumes, resumable,
-                     chunk_size, parallel)
+    engine = _Engine(
+            expected, _FileSink(fileobj), image_id=image_id, progress=progress,
+            max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
+            parallel=parallel, off_loop=False,
+        )
     try:
-        for _ in _run_sync(engine, open_stream):
-            pass
+        with contextlib.closing(_run_sync(engine, open_stream)) as run:
+            for _ in run:
+                pass
         result = engine.finish()
     finally:
         engine.abandon()
@@ -591,12 +628,19 @@ async def adownload_to_file(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     parallel: bool = True,
 ) -> Verified:
-    """The async twin of :func:`download_to_file` (writes run on the worker threads)."""
-    engine = _engine(expected, _FileSink(fileobj), image_id, progress, max_resumes, resumable,
-                     chunk_size, True)
+    """The async twin of :func:`download_to_file` (writes run on worker threads)."""
+    engine = _Engine(
+            expected, _FileSink(fileobj), image_id=image_id, progress=progress,
+            max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
+            parallel=parallel, off_loop=True,
+        )
     try:
-        async for _ in _run_async(engine, open_stream):
-            pass
+        run = _run_async(engine, open_stream)
+        try:
+            async for _ in run:
+                pass
+        finally:
+            await run.aclose()
         result = engine.finish()
     finally:
         engine.abandon()
@@ -620,15 +664,20 @@ def iter_download(
     The last buffer is held back until every digest matched, so a corrupt image never
     reaches its caller complete: the final ``next()`` raises :class:`ChecksumMismatch`.
     Bytes repeated by a server that ignored ``Range`` are skipped, never yielded twice.
+    Nothing happens until the first ``next()``.
     """
-    engine = _engine(expected, _NullSink(), image_id, progress, max_resumes, resumable,
-                     chunk_size, parallel)
+    engine = _Engine(
+            expected, _NullSink(), image_id=image_id, progress=progress,
+            max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
+            parallel=parallel, off_loop=False,
+        )
     try:
         held: bytes | None = None
-        for buf in _run_sync(engine, open_stream):
-            if held is not None:
-                yield held
-            held = buf
+        with contextlib.closing(_run_sync(engine, open_stream)) as run:
+            for buf in run:
+                if held is not None:
+                    yield held
+                held = buf
         engine.finish()
         if held is not None:
             yield held
@@ -648,14 +697,21 @@ async def aiter_download(
     parallel: bool = True,
 ) -> AsyncIterator[bytes]:
     """The async twin of :func:`iter_download` (hashing runs off the loop)."""
-    engine = _engine(expected, _NullSink(), image_id, progress, max_resumes, resumable,
-                     chunk_size, True)
+    engine = _Engine(
+            expected, _NullSink(), image_id=image_id, progress=progress,
+            max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
+            parallel=parallel, off_loop=True,
+        )
     try:
         held: bytes | None = None
-        async for buf in _run_async(engine, open_stream):
-            if held is not None:
-                yield held
-            held = buf
+        run = _run_async(engine, open_stream)
+        try:
+            async for buf in run:
+                if held is not None:
+                    yield held
+                held = buf
+        finally:
+            await run.aclose()
         engine.finish()
         if held is not None:
             yield held
@@ -665,9 +721,10 @@ async def aiter_download(
 
 # --------------------------------------------------------------------------- uploads
 
+#: What an upload may read from.
 UploadData: TypeAlias = (
-    "str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] "
-    "| Iterable[bytes] | AsyncIterable[bytes]"
+    "str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]"
+    " | Iterable[bytes] | AsyncIterable[bytes] | UploadSource"
 )
 
 
@@ -682,7 +739,7 @@ class UploadSource:
 
     def __init__(
         self,
-        data: Any,
+        data: UploadData,
         size: int | None = None,
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -692,12 +749,12 @@ class UploadSource:
         if size is not None and size < 0:
             raise ValueError("size must be >= 0")
         self.chunk_size = chunk_size
-        self._data = data
+        self._data: Any = cast(Any, data)
         self._kind, known, self.rewindable = _classify(data)
         if known is not None and size is not None and known != size:
             raise SizeMismatch(expected=size, actual=known)
         self.declared_size = size if size is not None else known
-        self._start = data.tell() if self._kind == "file" and self.rewindable else 0
+        self._start = self._data.tell() if self._kind == "file" and self.rewindable else 0
         self._started = False
         self._read = 0
         self._done: dict[str, str] | None = None
@@ -763,7 +820,7 @@ class UploadSource:
         elif kind in ("path", "file"):
             with contextlib.ExitStack() as stack:
                 fh = (
-                    stack.enter_context(open(data, "rb", buffering=0))  # noqa: SIM115
+                    stack.enter_context(open(data, "rb", buffering=0))
                     if kind == "path"
                     else data
                 )
@@ -771,11 +828,13 @@ class UploadSource:
                     yield block
         elif kind == "iter":
             yield from _coalesce(data, n)
-        else:
+        else:  # pragma: no cover - iter_chunks refuses async sources first
             raise TypeError("an async iterable source can only be read with aiter_chunks()")
 
     def iter_chunks(self) -> Iterator[bytes]:
         """The bytes, in ``chunk_size`` pieces; each is hashed while the next is sent."""
+        if self._kind == "aiter":
+            raise TypeError("an async iterable source can only be read with aiter_chunks()")
         self._begin()
         pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="imgcompat-upload")
         pending: list[Future[None]] = []
@@ -910,7 +969,7 @@ def _classify(data: Any) -> tuple[str, int | None, bool]:
 
 
 def upload_source(
-    data: Any, size: int | None = None, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    data: UploadData, size: int | None = None, *, chunk_size: int = DEFAULT_CHUNK_SIZE
 ) -> UploadSource:
     """Wrap a path, binary file, bytes or (async) iterable of bytes as an :class:`UploadSource`.
 

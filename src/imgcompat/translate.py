@@ -51,7 +51,10 @@ def encode_property(key: str, value: JSON, *, api: str) -> tuple[str | None, Los
     if value is None:
         return None, None
     if special is not None and special.kind is Kind.JSON:
-        return (value if isinstance(value, str) else json.dumps(thaw(value))), None
+        # Compact JSON: no spaces, so it crosses a v1 header without percent-encoding.
+        text = value if isinstance(value, str) else json.dumps(thaw(value),
+                                                               separators=(",", ":"))
+        return text, None
     if (special is not None and special.kind is Kind.REF and api == "2"
             and isinstance(value, str) and value.strip().lower() in ("", "none")):
         return None, Loss(field, f"{value!r} means no image: not sent to v2")

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import attrs
 import httpx
 from tenacity import (
     AsyncRetrying,
@@ -31,6 +32,7 @@ from tenacity.wait import wait_base
 from .auth import TOKEN_HEADER, Auth, redact
 from .errors import ConnectionFailed, ImgcompatError, TransferInterrupted, error_for
 from .plan import Failure, Request, Response, is_retryable_status, may_retry
+from .transfer import UploadSource
 
 LOG = logging.getLogger("imgcompat")
 
@@ -66,21 +68,45 @@ def verify_option(verify: bool | str) -> bool | ssl.SSLContext:
 class _Tracked:
     """An upload body that remembers whether httpx pulled a chunk (then it was sent)."""
 
-    def __init__(self, chunks: Iterable[bytes] | AsyncIterable[bytes]) -> None:
+    def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = chunks
         self.started = False
 
     def __iter__(self) -> Iterator[bytes]:
-        assert isinstance(self._chunks, Iterable)
         for chunk in self._chunks:
             self.started = True
             yield chunk
 
+
+class _ATracked(_Tracked):
+    """The async twin (httpx tells sync from async bodies by their iteration protocol)."""
+
+    def __init__(self, chunks: AsyncIterable[bytes]) -> None:
+        super().__init__(())
+        self._achunks = chunks
+
+    __iter__ = None  # type: ignore[assignment]
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        assert isinstance(self._chunks, AsyncIterable)
-        async for chunk in self._chunks:
+        async for chunk in self._achunks:
             self.started = True
             yield chunk
+
+
+#: Per attempt: the body to send, and whether a later attempt can send it again.
+BodyFactory = Callable[[], tuple[Any, bool]]
+
+
+def _buffered(request: Request) -> BodyFactory:
+    return lambda: (request.body, True)
+
+
+def _sized(request: Request, source: UploadSource) -> Request:
+    """A known size goes out as Content-Length (no chunked encoding)."""
+    if source.declared_size is None:
+        return request
+    return attrs.evolve(request, headers=(*request.headers,
+                                          ("content-length", str(source.declared_size))))
 
 
 class _Base:
@@ -243,33 +269,34 @@ class Transport(_Base):
     def close(self) -> None:
         self._client.close()
 
-    def _attempt(self, request: Request, tried: list[str], body: Any, stream: bool
+    def _attempt(self, request: Request, tried: list[str], body: BodyFactory, stream: bool
                  ) -> httpx.Response:
         root = self.current_root
+        content, replayable = body()
         tried.append(root)
         built = self._client.build_request(
             request.method, root + request.path, params=request.params,
-            headers=self._headers(request, self._token()), content=body)
+            headers=self._headers(request, self._token()), content=content)
         try:
             response = self._client.send(built, stream=stream)
         except httpx.TransportError as exc:
             failure = classify(exc)
-            if isinstance(body, _Tracked) and body.started:
+            if isinstance(content, _Tracked) and content.started:
                 failure = Failure.NO_ANSWER
-            if may_retry(request, failure, streamed_body=isinstance(body, _Tracked)):
+            if may_retry(request, failure, body_replayable=replayable):
                 raise self._failed(request, root, failure, f"{type(exc).__name__}: {exc}"
                                    ) from exc
             raise self._not_replayed(request, root, exc) from exc
         self._log(request, root, response.status_code)
-        if is_retryable_status(response.status_code) and may_retry(
-                request, Failure.RETRYABLE_STATUS, streamed_body=isinstance(body, _Tracked)):
+        if is_retryable_status(request, response.status_code) and may_retry(
+                request, Failure.RETRYABLE_STATUS, body_replayable=replayable):
             body_bytes = response.read()
             response.close()
             raise self._failed(request, root, Failure.RETRYABLE_STATUS,
                                str(error_for(response.status_code, body_bytes, None)))
         return response
 
-    def _run(self, request: Request, body: Any = None, *, stream: bool = False
+    def _run(self, request: Request, body: BodyFactory, *, stream: bool = False
              ) -> httpx.Response:
         tried: list[str] = []
         try:
@@ -282,18 +309,19 @@ class Transport(_Base):
 
     def send(self, request: Request) -> Response:
         """Send a planned request with its buffered body; the answer's facts."""
-        response = self._run(request, request.body)
+        response = self._run(request, _buffered(request))
         return self._facts(response, response.content)
 
-    def send_stream(self, request: Request, chunks: Iterable[bytes]) -> Response:
-        """Send a request whose body is streamed (an upload)."""
-        response = self._run(request, _Tracked(chunks))
+    def send_stream(self, request: Request, source: UploadSource) -> Response:
+        """Send a request whose body is streamed from an upload source."""
+        response = self._run(_sized(request, source),
+                             lambda: (_Tracked(source.iter_chunks()), source.rewindable))
         return self._facts(response, response.content)
 
     @contextmanager
     def open_stream(self, request: Request, offset: int = 0) -> Iterator[HttpxByteStream]:
         """A streamed answer (a download); a status of 400 or more raises the typed error."""
-        response = self._run(request, None, stream=True)
+        response = self._run(request, _buffered(request), stream=True)
         try:
             if response.status_code >= 400:
                 raise self._status_error(request, response, response.read())
@@ -325,33 +353,34 @@ class AsyncTransport(_Base):
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _attempt(self, request: Request, tried: list[str], body: Any, stream: bool
-                       ) -> httpx.Response:
+    async def _attempt(self, request: Request, tried: list[str], body: BodyFactory,
+                       stream: bool) -> httpx.Response:
         root = self.current_root
+        content, replayable = body()
         tried.append(root)
         built = self._client.build_request(
             request.method, root + request.path, params=request.params,
-            headers=self._headers(request, self._token()), content=body)
+            headers=self._headers(request, self._token()), content=content)
         try:
             response = await self._client.send(built, stream=stream)
         except httpx.TransportError as exc:
             failure = classify(exc)
-            if isinstance(body, _Tracked) and body.started:
+            if isinstance(content, _Tracked) and content.started:
                 failure = Failure.NO_ANSWER
-            if may_retry(request, failure, streamed_body=isinstance(body, _Tracked)):
+            if may_retry(request, failure, body_replayable=replayable):
                 raise self._failed(request, root, failure, f"{type(exc).__name__}: {exc}"
                                    ) from exc
             raise self._not_replayed(request, root, exc) from exc
         self._log(request, root, response.status_code)
-        if is_retryable_status(response.status_code) and may_retry(
-                request, Failure.RETRYABLE_STATUS, streamed_body=isinstance(body, _Tracked)):
+        if is_retryable_status(request, response.status_code) and may_retry(
+                request, Failure.RETRYABLE_STATUS, body_replayable=replayable):
             body_bytes = await response.aread()
             await response.aclose()
             raise self._failed(request, root, Failure.RETRYABLE_STATUS,
                                str(error_for(response.status_code, body_bytes, None)))
         return response
 
-    async def _run(self, request: Request, body: Any = None, *, stream: bool = False
+    async def _run(self, request: Request, body: BodyFactory, *, stream: bool = False
                    ) -> httpx.Response:
         tried: list[str] = []
         try:
@@ -363,17 +392,18 @@ class AsyncTransport(_Base):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def send(self, request: Request) -> Response:
-        response = await self._run(request, request.body)
+        response = await self._run(request, _buffered(request))
         return self._facts(response, response.content)
 
-    async def send_stream(self, request: Request, chunks: AsyncIterable[bytes]) -> Response:
-        response = await self._run(request, _Tracked(chunks))
+    async def send_stream(self, request: Request, source: UploadSource) -> Response:
+        response = await self._run(_sized(request, source),
+                                   lambda: (_ATracked(source.aiter_chunks()), source.rewindable))
         return self._facts(response, response.content)
 
     @asynccontextmanager
     async def open_stream(self, request: Request, offset: int = 0
                           ) -> AsyncIterator[HttpxByteStream]:
-        response = await self._run(request, None, stream=True)
+        response = await self._run(request, _buffered(request), stream=True)
         try:
             if response.status_code >= 400:
                 raise self._status_error(request, response, await response.aread())

@@ -66,7 +66,11 @@ def decode_text(text: str, field: str) -> str:
 def _lower_pairs(headers: HeaderInput) -> dict[str, str]:
     items = headers.items() if isinstance(headers, Mapping) else headers
     out: dict[str, str] = {}
-    for name, value in items:
+    try:
+        pairs = [(name, value) for name, value in items]
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecord("headers must be a mapping or (name, value) pairs") from exc
+    for name, value in pairs:
         if not isinstance(name, str) or not isinstance(value, str):
             raise InvalidRecord(f"header {name!r} is not text")
         out[name.lower()] = value

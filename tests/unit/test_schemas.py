@@ -39,9 +39,8 @@ def _real_bodies(kind: str) -> list[str]:
         body = rec.get("body")
         if not isinstance(body, dict) or not 200 <= rec["status"] < 300:
             continue
-        if kind == "list" and "images" in body:
-            names.append(path.name)
-        elif kind == "image" and "id" in body and "images" not in body:
+        is_list = "images" in body
+        if (kind == "list" and is_list) or (kind == "image" and "id" in body and not is_list):
             names.append(path.name)
     return names
 

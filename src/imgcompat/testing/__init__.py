@@ -1,0 +1,21 @@
+"""An embedded Glance (v1, v2 or both) for testing code that talks to Glance.
+
+Like moto for AWS: start one in process in milliseconds, or on a real socket::
+
+    from imgcompat.testing import Emulator, serve
+
+    emu = Emulator(api="both", v2_minor=17)           # data_dir=... keeps bytes on disk
+    client = httpx.Client(transport=emu.sync_transport(), base_url="http://glance")
+    with serve(emu) as url:                            # uvicorn on 127.0.0.1, free port
+        ...
+    emu.faults.fail_next(2)                            # faults on demand
+
+Every image is rendered by imgcompat's own codecs, so the emulator has no private idea
+of the wire. pytest fixtures: ``pytest_plugins = ["imgcompat.testing.pytest_plugin"]``.
+"""
+
+from .emulator import ApiMode, Emulator
+from .faults import ConnectionDropped, Faults
+from .server import run_server, serve
+
+__all__ = ["ApiMode", "ConnectionDropped", "Emulator", "Faults", "run_server", "serve"]

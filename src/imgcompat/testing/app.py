@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from .emulator import Emulator
 
 
+#: v2 minors a real Glance lists only with ``image_cache_dir`` configured.
+_CACHE_ONLY = frozenset({14, 16, 18})
+
+
 class App:
     """A plain ASGI 3 callable serving one :class:`~.emulator.Emulator`."""
 
@@ -76,12 +80,13 @@ class App:
         if self.emu.v2_enabled:
             minor = self.emu.v2_minor
             link = [{"rel": "self", "href": f"{req.base_url}/v2/"}]
+            # Minors that only a cache-enabled server lists are left out (no cache API here).
             supported = [{"id": f"v2.{m}", "status": "SUPPORTED", "links": link}
-                         for m in range(minor - 1, -1, -1)]
+                         for m in range(minor - 1, -1, -1) if m not in _CACHE_ONLY]
             current = {"id": f"v2.{minor}", "status": "CURRENT", "links": link}
             # Glance 33 lists the CURRENT entry between v2.8 and v2.7 (a clue for clients
             # that pick by position): do the same whenever there are entries above 2.7.
-            cut = sum(1 for e in supported if int(e["id"].split(".")[1]) >= 8)
+            cut = sum(1 for e in supported if int(str(e["id"]).split(".")[1]) >= 8)
             entries.extend([*supported[:cut], current, *supported[cut:]])
         if self.emu.v1_enabled:
             link = [{"rel": "self", "href": f"{req.base_url}/v1/"}]

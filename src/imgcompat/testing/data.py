@@ -59,7 +59,7 @@ def virtual_size(disk_format: str | None, head: bytes, size: int) -> int | None:
     return None
 
 
-class FormatMismatch(Exception):  # noqa: N818 - the server's own wording is the message
+class FormatMismatch(Exception):
     """The data is not of the image's disk format (415 on v2)."""
 
 

@@ -13,7 +13,7 @@ import threading
 import attrs
 
 
-class ConnectionDropped(Exception):  # noqa: N818 - a signal, not an error of the caller
+class ConnectionDropped(Exception):
     """Raised by the app to abort the connection mid-body (the server drops the socket)."""
 
 

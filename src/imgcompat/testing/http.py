@@ -27,7 +27,7 @@ HeaderList = Iterable[tuple[str, str]]
 _TITLES = {416: "Request Range Not Satisfiable"}
 
 
-class BodyBroken(Exception):  # noqa: N818 - names the event, as the wire does
+class BodyBroken(Exception):
     """The client went away before the request body was complete."""
 
 
@@ -195,7 +195,8 @@ class Responder:
         limit = self._faults.take_reset() if download else None
         corrupt = download and self._faults.take_corrupt()
         sent = 0
-        for chunk in chunks:
+        for original in chunks:
+            chunk = original
             if corrupt and chunk:
                 chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
                 corrupt = False

@@ -53,13 +53,14 @@ def _server_header_pairs(req: Request) -> list[tuple[str, str]]:
     """Header names as the v1 server read them: lower case, ``-`` → ``_`` after the prefix."""
     out: list[tuple[str, str]] = []
     for name, value in req.header_pairs:
+        server_name = name
         if name.startswith(V1_META_PREFIX):
             rest = name[len(V1_META_PREFIX):].replace("-", "_")
             if rest.startswith("property_"):
-                name = V1_PROPERTY_PREFIX + rest[len("property_"):]
+                server_name = V1_PROPERTY_PREFIX + rest[len("property_"):]
             else:
-                name = V1_META_PREFIX + rest
-        out.append((name, value))
+                server_name = V1_META_PREFIX + rest
+        out.append((server_name, value))
     return out
 
 
@@ -131,21 +132,27 @@ class V1Api:
         match parts:
             case [] | ["images"]:
                 if method == "GET":
-                    return await self.list_images(req, resp, detail=False)
+                    await self.list_images(req, resp, detail=False)
+                    return
                 if method == "POST" and parts:
-                    return await self.create(req, resp)
+                    await self.create(req, resp)
+                    return
                 allow = "GET, POST"
             case ["images", "detail"]:
                 if method == "GET":
-                    return await self.list_images(req, resp, detail=True)
+                    await self.list_images(req, resp, detail=True)
+                    return
                 allow = "GET"
             case ["images", image_id]:
                 if method in ("HEAD", "GET"):
-                    return await self.show(req, resp, image_id, with_data=method == "GET")
+                    await self.show(req, resp, image_id, with_data=method == "GET")
+                    return
                 if method == "PUT":
-                    return await self.update(req, resp, image_id)
+                    await self.update(req, resp, image_id)
+                    return
                 if method == "DELETE":
-                    return await self.delete(resp, image_id)
+                    await self.delete(resp, image_id)
+                    return
                 allow = "GET, HEAD, PUT, DELETE"
             case _:
                 raise V1Error(404, "The resource could not be found.")
@@ -399,9 +406,8 @@ def _matches(record: Record, params: dict[str, str]) -> bool:
                 continue
             if (record.visibility == Visibility.PUBLIC) != _bool_param(value, key):
                 return False
-        elif key == "deleted":
-            if record.deleted != scalars.bool_from_string(value):
-                return False
+        elif key == "deleted" and record.deleted != scalars.bool_from_string(value):
+            return False
     return True
 
 

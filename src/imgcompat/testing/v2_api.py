@@ -122,30 +122,37 @@ class V2Api:
         match parts:
             case ["images"]:
                 if method == "GET":
-                    return await self.list_images(req, resp)
+                    await self.list_images(req, resp)
+                    return
                 if method == "POST":
-                    return await self.create(req, resp)
+                    await self.create(req, resp)
+                    return
                 allow = "GET, POST"
             case ["images", image_id]:
                 handlers: dict[str, Callable[..., Any]] = {
                     "GET": self.show, "PATCH": self.patch, "DELETE": self.delete}
                 if method in handlers:
-                    return await handlers[method](req, resp, image_id)  # type: ignore[no-any-return]
+                    await handlers[method](req, resp, image_id)
+                    return
                 allow = "GET, PATCH, DELETE"
             case ["images", image_id, "file"]:
                 if method == "GET":
-                    return await self.download(req, resp, image_id)
+                    await self.download(req, resp, image_id)
+                    return
                 if method == "PUT":
-                    return await self.upload(req, resp, image_id)
+                    await self.upload(req, resp, image_id)
+                    return
                 allow = "GET, PUT"
             case ["images", image_id, "actions", action] if action in (
                     "deactivate", "reactivate"):
                 if method == "POST":
-                    return await self.action(resp, image_id, action)
+                    await self.action(resp, image_id, action)
+                    return
                 allow = "POST"
             case ["schemas", "image"] | ["schemas", "images"]:
                 if method == "GET":
-                    return await resp.json(200, self.schema(parts[1]))
+                    await resp.json(200, self.schema(parts[1]))
+                    return
                 allow = "GET"
             case _:
                 raise ApiError(404, "The resource could not be found.")
@@ -442,12 +449,12 @@ def _op_and_path(op: dict[str, Any], *, v20: bool) -> tuple[str, str]:
         if len(names) != 1:
             raise ApiError(400, "Operation objects must contain exactly one member named "
                                 "\"add\", \"remove\", or \"replace\".")
-        name, path = names[0], op[names[0]]
+        name, path = str(names[0]), op[names[0]]
     else:
-        name, path = op.get("op"), op.get("path")
+        name, path = str(op.get("op")), op.get("path")
         if name not in ("add", "remove", "replace"):
-            raise ApiError(400, f"Invalid operation: `{name}`. It must be one of the "
-                                "following: add, remove, replace.")
+            raise ApiError(400, f"Invalid operation: `{op.get('op')}`. It must be one of "
+                                "the following: add, remove, replace.")
     if not isinstance(path, str):
         raise ApiError(400, f"Unable to find '{'path'}' in JSON Schema change")
     return str(name), path
@@ -539,7 +546,7 @@ def _match_one(key: str, value: str, record: Record, doc: dict[str, Any]) -> boo
     if key == "visibility":
         if value not in ("public", "private", "shared", "community", "all"):
             raise ApiError(400, f"Invalid visibility value: {value}")
-        return value == "all" or record.visibility == value
+        return value in ("all", record.visibility)
     if key == "protected":
         if value not in ("true", "false"):
             raise ApiError(400, f"Invalid value '{value}' for 'protected' filter. Valid "

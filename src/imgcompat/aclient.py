@@ -1,0 +1,238 @@
+"""``AsyncImageClient``: the asyncio twin of :class:`~imgcompat.client.ImageClient`.
+
+Same plans, same judging, same per-client state (:class:`~imgcompat.client.ClientState`);
+only the byte moving is awaited.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import IO, Any, Self, TypeVar
+
+import httpx
+from tenacity.wait import wait_base
+
+from . import plan
+from .client import ClientState, LossCallback, build_state
+from .config import from_env, parse_version
+from .discovery import VersionChoice
+from .enums import Api, ContainerFormat, DiskFormat
+from .immutable import JSON
+from .integrity import Expected, Verified
+from .model import Image, Loss
+from .transfer import (
+    Progress,
+    adownload_to_file,
+    adownload_to_path,
+    aiter_download,
+    check_uploaded,
+    upload_source,
+)
+from .transport import DEFAULT_BACKOFF, AsyncTransport, HttpxByteStream
+
+T = TypeVar("T")
+
+
+class AsyncListing(AsyncIterator[Image]):
+    """The lazy result of ``detail``: ``async for`` the records; ``losses`` as in
+    :class:`~imgcompat.client.Listing`."""
+
+    def __init__(self, pages: AsyncIterator[Image], losses: tuple[Loss, ...]) -> None:
+        self._pages = pages
+        self.losses = losses
+
+    async def __anext__(self) -> Image:
+        return await anext(self._pages)
+
+
+class AsyncImageClient:
+    """The image seam over Glance v1, v2 or both, for asyncio callers."""
+
+    def __init__(
+        self,
+        api_servers: str | Sequence[str],
+        *,
+        num_retries: int = 3,
+        version: Api | str | None = None,
+        token: str | Callable[[], str | None] | None = None,
+        session: Any = None,
+        verify: bool | str = True,
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        on_loss: LossCallback | None = None,
+        backoff: wait_base = DEFAULT_BACKOFF,
+    ) -> None:
+        self._state: ClientState = build_state(
+            api_servers, num_retries=num_retries, version=version, token=token,
+            session=session, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
+            on_loss=on_loss)
+        self._pin: Api | None = self._state.config.version
+        self._transport = AsyncTransport(
+            self._state.roots, auth=self._state.auth, num_retries=num_retries,
+            backoff=backoff, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
+            transport=transport)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Self:
+        config = from_env(environ)
+        kwargs: dict[str, Any] = {
+            "num_retries": config.num_retries, "version": config.version,
+            "token": config.token, "session": config.session, "verify": config.verify,
+            "timeout": config.timeout, "connect_timeout": config.connect_timeout}
+        kwargs.update(options)
+        return cls(config.api_servers, **kwargs)
+
+    def pinned(self, version: Api | str | None) -> Self:
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view._pin = parse_version(version)
+        return view
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(api_servers={list(self._state.roots)!r}, "
+                f"version={self._pin.value if self._pin else None!r}, "
+                f"auth={self._state.auth!r})")
+
+    # ------------------------------------------------------------------ the loop
+
+    @property
+    def version_choice(self) -> VersionChoice | None:
+        return self._state.cached_choice(self._pin)
+
+    async def discover(self) -> VersionChoice:
+        cached = self._state.cached_choice(self._pin)
+        if cached is not None:
+            return cached
+        response = await self._transport.send(plan.discovery_request())
+        versions, choice = plan.judge_versions(response, self._pin,
+                                               endpoint=self._state.endpoints[0].root)
+        return self._state.remember(versions, choice, self._pin)
+
+    async def _perform(self, step: plan.Step) -> Any:
+        if isinstance(step, plan.Request):
+            return await self._transport.send(step)
+        if isinstance(step, plan.Upload):
+            source = upload_source(step.data, step.size)
+            return plan.Uploaded(await self._transport.send_stream(step.request, source),
+                                 source)
+        if isinstance(step, plan.CheckUpload):
+            return check_uploaded(step.source, step.image)
+        self._state.report(step.losses)
+        return None
+
+    async def _run(self, op: plan.Op[T]) -> T:
+        try:
+            step = next(op)
+            while True:
+                try:
+                    outcome = await self._perform(step)
+                except Exception as exc:
+                    step = op.throw(exc)
+                else:
+                    step = op.send(outcome)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+    # ------------------------------------------------------------------ the seam
+
+    async def show(self, image_id: str, include_locations: bool = False,
+                   show_deleted: bool = True) -> Image:
+        return await self._run(plan.show_op(await self.discover(), image_id,
+                                            include_locations=include_locations,
+                                            show_deleted=show_deleted))
+
+    async def detail(
+        self,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        marker: str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
+        sort_key: str | None = None,
+        sort_dir: str | None = None,
+    ) -> AsyncListing:
+        """``async for image in await client.detail(...)``: pages are fetched lazily."""
+        pager = plan.start_listing(await self.discover(), filters, marker=marker,
+                                   limit=limit, page_size=page_size, sort_key=sort_key,
+                                   sort_dir=sort_dir)
+        self._state.report(pager.losses)
+        return AsyncListing(self._pages(pager), pager.losses)
+
+    async def _pages(self, pager: plan.Pager) -> AsyncIterator[Image]:
+        while (request := pager.request()) is not None:
+            images, pager = pager.feed(await self._transport.send(request))
+            for image in images:
+                yield image
+
+    async def create(self, image: Image, data: Any = None, *, size: int | None = None,
+                     activate_empty: bool = True) -> Image:
+        return await self._run(plan.create_op(await self.discover(), image, data, size=size,
+                                              activate_empty=activate_empty))
+
+    async def update(self, image_id: str, image: Image, data: Any = None,
+                     purge_props: bool = True, *, size: int | None = None) -> Image:
+        return await self._run(plan.update_op(await self.discover(), image_id, image, data,
+                                              size=size, purge_props=purge_props))
+
+    async def delete(self, image_id: str) -> None:
+        await self._run(plan.delete_op(await self.discover(), image_id))
+
+    async def upload(self, image_id: str, data: Any, size: int | None = None) -> Image:
+        return await self._run(plan.upload_op(await self.discover(), image_id, data, size))
+
+    async def snapshot(
+        self,
+        name: str,
+        instance_uuid: str,
+        *,
+        base_image_ref: str | None = None,
+        user_id: str | None = None,
+        inherited: Mapping[str, JSON] | None = None,
+        data: Any = None,
+        size: int | None = None,
+        disk_format: DiskFormat | str | None = DiskFormat.RAW,
+        container_format: ContainerFormat | str | None = ContainerFormat.BARE,
+    ) -> Image:
+        record = plan.snapshot_image(
+            name, instance_uuid, base_image_ref=base_image_ref, user_id=user_id,
+            inherited=inherited, disk_format=disk_format, container_format=container_format)
+        return await self._run(plan.snapshot_op(await self.discover(), record, data,
+                                                size=size))
+
+    async def download(
+        self,
+        image_id: str,
+        dst_path: str | os.PathLike[str] | None = None,
+        data: IO[bytes] | None = None,
+        progress: Progress | None = None,
+    ) -> Verified | AsyncIterator[bytes]:
+        """Verified bytes: into ``dst_path`` (atomically), into ``data``, or as an
+        async iterator."""
+        choice = await self.discover()
+        image = plan.check_downloadable(await self.show(image_id))
+        expected = Expected.from_image(image, image_id=image_id)
+        options: dict[str, Any] = {"image_id": image_id, "progress": progress,
+                                   "resumable": plan.resumable(choice)}
+
+        def open_stream(offset: int) -> AbstractAsyncContextManager[HttpxByteStream]:
+            return self._transport.open_stream(
+                plan.download_request(choice, image_id, offset), offset)
+
+        if dst_path is not None:
+            return await adownload_to_path(open_stream, expected, dst_path, **options)
+        if data is not None:
+            return await adownload_to_file(open_stream, expected, data, **options)
+        return aiter_download(open_stream, expected, **options)
+
+    async def close(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

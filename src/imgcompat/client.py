@@ -1,0 +1,335 @@
+"""``ImageClient``: the synchronous seam client, a thin loop over :mod:`imgcompat.plan`.
+
+The plan decides every request and judges every answer; this class sends the requests
+(:class:`~imgcompat.transport.Transport`), streams the bytes (:mod:`imgcompat.transfer`) and
+keeps the per-client state: the discovery cache, the v1 warning, the loss callback. The
+state shared with :class:`~imgcompat.aclient.AsyncImageClient` lives in
+:class:`ClientState`, so the two clients differ only in how they move bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import IO, Any, Self, TypeVar
+
+import httpx
+from tenacity.wait import wait_base
+
+from . import plan
+from .auth import Auth, make_auth
+from .config import ClientConfig, from_env, parse_version
+from .discovery import Endpoint, VersionChoice, choose_version, normalize_endpoint
+from .enums import Api, ContainerFormat, DiskFormat
+from .immutable import JSON
+from .integrity import Expected, Verified
+from .model import Image, Loss
+from .transfer import (
+    Progress,
+    check_uploaded,
+    download_to_file,
+    download_to_path,
+    iter_download,
+    upload_source,
+)
+from .transport import DEFAULT_BACKOFF, HttpxByteStream, Transport
+
+LOG = logging.getLogger("imgcompat")
+T = TypeVar("T")
+LossCallback = Callable[[Sequence[Loss]], None]
+
+
+def log_losses(losses: Sequence[Loss]) -> None:
+    """The default ``on_loss``: one warning per loss, nothing dropped silently."""
+    for loss in losses:
+        LOG.warning("image record translation: %s", loss)
+
+
+class ClientState:
+    """What every view of one client shares: configuration, discovery cache, warnings.
+
+    A pinned view (:meth:`ImageClient.pinned`) holds the same state object, so it reuses
+    the connection pool and the versions document and does not warn twice.
+    """
+
+    def __init__(self, config: ClientConfig, on_loss: LossCallback | None) -> None:
+        self.config = config
+        self.endpoints: tuple[Endpoint, ...] = tuple(
+            normalize_endpoint(s) for s in config.api_servers)
+        self.auth: Auth | None = make_auth(config.token, config.session)
+        self.on_loss: LossCallback = on_loss or log_losses
+        self.versions: Mapping[str, Any] | None = None
+        self.choices: dict[Api | None, VersionChoice] = {}
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+        for endpoint in self.endpoints:
+            if endpoint.warning:
+                self.warn_once(endpoint.warning)
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        return tuple(e.root for e in self.endpoints)
+
+    def warn_once(self, message: str) -> None:
+        with self._lock:
+            if message in self._warned:
+                return
+            self._warned.add(message)
+        LOG.warning("%s", message)
+
+    def cached_choice(self, pin: Api | None) -> VersionChoice | None:
+        choice = self.choices.get(pin)
+        if choice is None and self.versions is not None:
+            choice = self.remember(self.versions, choose_version(
+                self.versions, pin, endpoint=self.endpoints[0].root), pin)
+        return choice
+
+    def remember(self, versions: Mapping[str, Any], choice: VersionChoice,
+                 pin: Api | None) -> VersionChoice:
+        self.versions = versions
+        self.choices[pin] = choice
+        for warning in choice.warnings:  # v1: one deprecation warning per client
+            self.warn_once(warning)
+        return choice
+
+    def report(self, losses: Sequence[Loss]) -> None:
+        if losses:
+            self.on_loss(tuple(losses))
+
+
+def build_state(
+    api_servers: str | Sequence[str],
+    *,
+    num_retries: int,
+    version: Api | str | None,
+    token: str | Callable[[], str | None] | None,
+    session: Any,
+    verify: bool | str,
+    timeout: float,
+    connect_timeout: float,
+    on_loss: LossCallback | None,
+) -> ClientState:
+    config = ClientConfig(
+        api_servers=api_servers,  # the converter normalises
+        num_retries=num_retries, version=version,
+        token=token if isinstance(token, str) else None, session=session, verify=verify,
+        timeout=timeout, connect_timeout=connect_timeout)
+    state = ClientState(config, on_loss)
+    if token is not None and not isinstance(token, str):
+        state.auth = make_auth(token)
+    return state
+
+
+class Listing(Iterator[Image]):
+    """The lazy result of ``detail``: iterate it for the records; ``losses`` says what the
+    API could not do (e.g. on v2, that deleted images are not visible to changes-since)."""
+
+    def __init__(self, pages: Iterator[Image], losses: tuple[Loss, ...]) -> None:
+        self._pages = pages
+        self.losses = losses
+
+    def __next__(self) -> Image:
+        return next(self._pages)
+
+
+class ImageClient:
+    """The image seam over Glance v1, v2 or both (``seam-contract.md``).
+
+    ``transport`` injects an httpx transport (tests: ``emulator.sync_transport()``);
+    ``api_servers`` still gives the URLs. ``backoff`` is a tenacity wait (tests pass
+    ``tenacity.wait_none()``).
+    """
+
+    def __init__(
+        self,
+        api_servers: str | Sequence[str],
+        *,
+        num_retries: int = 3,
+        version: Api | str | None = None,
+        token: str | Callable[[], str | None] | None = None,
+        session: Any = None,
+        verify: bool | str = True,
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        on_loss: LossCallback | None = None,
+        backoff: wait_base = DEFAULT_BACKOFF,
+    ) -> None:
+        self._state = build_state(
+            api_servers, num_retries=num_retries, version=version, token=token,
+            session=session, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
+            on_loss=on_loss)
+        self._pin: Api | None = self._state.config.version
+        self._transport = Transport(
+            self._state.roots, auth=self._state.auth, num_retries=num_retries,
+            backoff=backoff, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
+            transport=transport)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Self:
+        """A client from ``OS_*`` variables (:mod:`imgcompat.config`); ``options`` win."""
+        config = from_env(environ)
+        kwargs: dict[str, Any] = {
+            "num_retries": config.num_retries, "version": config.version,
+            "token": config.token, "session": config.session, "verify": config.verify,
+            "timeout": config.timeout, "connect_timeout": config.connect_timeout}
+        kwargs.update(options)
+        return cls(config.api_servers, **kwargs)
+
+    def pinned(self, version: Api | str | None) -> Self:
+        """A view of this client speaking ``version`` (``None``: discover): same pool,
+        same discovery cache. The per-call-site pin of a driver that cannot use v2 yet."""
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view._pin = parse_version(version)
+        return view
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(api_servers={list(self._state.roots)!r}, "
+                f"version={self._pin.value if self._pin else None!r}, "
+                f"auth={self._state.auth!r})")
+
+    # ------------------------------------------------------------------ the loop
+
+    @property
+    def version_choice(self) -> VersionChoice | None:
+        """The API this view speaks, once discovered (None before the first call)."""
+        return self._state.cached_choice(self._pin)
+
+    def discover(self) -> VersionChoice:
+        """The API this view speaks: discovered once per client, then cached."""
+        cached = self._state.cached_choice(self._pin)
+        if cached is not None:
+            return cached
+        response = self._transport.send(plan.discovery_request())
+        versions, choice = plan.judge_versions(response, self._pin,
+                                               endpoint=self._state.endpoints[0].root)
+        return self._state.remember(versions, choice, self._pin)
+
+    def _perform(self, step: plan.Step) -> Any:
+        if isinstance(step, plan.Request):
+            return self._transport.send(step)
+        if isinstance(step, plan.Upload):
+            source = upload_source(step.data, step.size)
+            return plan.Uploaded(self._transport.send_stream(step.request, source), source)
+        if isinstance(step, plan.CheckUpload):
+            return check_uploaded(step.source, step.image)
+        self._state.report(step.losses)
+        return None
+
+    def _run(self, op: plan.Op[T]) -> T:
+        try:
+            step = next(op)
+            while True:
+                try:
+                    outcome = self._perform(step)
+                except Exception as exc:
+                    step = op.throw(exc)
+                else:
+                    step = op.send(outcome)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+    # ------------------------------------------------------------------ the seam
+
+    def show(self, image_id: str, include_locations: bool = False,
+             show_deleted: bool = True) -> Image:
+        return self._run(plan.show_op(self.discover(), image_id,
+                                      include_locations=include_locations,
+                                      show_deleted=show_deleted))
+
+    def detail(
+        self,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        marker: str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
+        sort_key: str | None = None,
+        sort_dir: str | None = None,
+    ) -> Listing:
+        """Every matching record, fetched page by page as the caller iterates."""
+        pager = plan.start_listing(self.discover(), filters, marker=marker, limit=limit,
+                                   page_size=page_size, sort_key=sort_key, sort_dir=sort_dir)
+        self._state.report(pager.losses)
+        return Listing(self._pages(pager), pager.losses)
+
+    def _pages(self, pager: plan.Pager) -> Iterator[Image]:
+        while (request := pager.request()) is not None:
+            images, pager = pager.feed(self._transport.send(request))
+            yield from images
+
+    def create(self, image: Image, data: Any = None, *, size: int | None = None,
+               activate_empty: bool = True) -> Image:
+        """A new image; with data, uploaded and active; ``size == 0`` without data ends
+        active too unless ``activate_empty=False`` (a queued reservation)."""
+        return self._run(plan.create_op(self.discover(), image, data, size=size,
+                                        activate_empty=activate_empty))
+
+    def update(self, image_id: str, image: Image, data: Any = None,
+               purge_props: bool = True, *, size: int | None = None) -> Image:
+        return self._run(plan.update_op(self.discover(), image_id, image, data, size=size,
+                                        purge_props=purge_props))
+
+    def delete(self, image_id: str) -> None:
+        self._run(plan.delete_op(self.discover(), image_id))
+
+    def upload(self, image_id: str, data: Any, size: int | None = None) -> Image:
+        """Stream data into a queued image; the record after, checked against the bytes."""
+        return self._run(plan.upload_op(self.discover(), image_id, data, size))
+
+    def snapshot(
+        self,
+        name: str,
+        instance_uuid: str,
+        *,
+        base_image_ref: str | None = None,
+        user_id: str | None = None,
+        inherited: Mapping[str, JSON] | None = None,
+        data: Any = None,
+        size: int | None = None,
+        disk_format: DiskFormat | str | None = DiskFormat.RAW,
+        container_format: ContainerFormat | str | None = ContainerFormat.BARE,
+    ) -> Image:
+        """Create the private snapshot record and upload; a failed upload deletes it."""
+        record = plan.snapshot_image(
+            name, instance_uuid, base_image_ref=base_image_ref, user_id=user_id,
+            inherited=inherited, disk_format=disk_format, container_format=container_format)
+        return self._run(plan.snapshot_op(self.discover(), record, data, size=size))
+
+    def download(
+        self,
+        image_id: str,
+        dst_path: str | os.PathLike[str] | None = None,
+        data: IO[bytes] | None = None,
+        progress: Progress | None = None,
+    ) -> Verified | Iterator[bytes]:
+        """Verified bytes: into ``dst_path`` (atomically), into ``data``, or as an iterator."""
+        choice = self.discover()
+        image = plan.check_downloadable(self.show(image_id))
+        expected = Expected.from_image(image, image_id=image_id)
+        options: dict[str, Any] = {"image_id": image_id, "progress": progress,
+                                   "resumable": plan.resumable(choice)}
+
+        def open_stream(offset: int) -> AbstractContextManager[HttpxByteStream]:
+            return self._transport.open_stream(
+                plan.download_request(choice, image_id, offset), offset)
+
+        if dst_path is not None:
+            return download_to_path(open_stream, expected, dst_path, **options)
+        if data is not None:
+            return download_to_file(open_stream, expected, data, **options)
+        return iter_download(open_stream, expected, **options)
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,101 @@
+"""The emulator over real sockets: uvicorn on 127.0.0.1, in a thread or in the foreground.
+
+``serve()`` is for tests and demos (a free port, stopped on exit); ``run_server()`` is what
+``imgcompat serve`` runs. Only 127.0.0.1 is ever bound: the emulator has no
+authentication and is not meant to be reachable from other hosts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from .emulator import ApiMode, Emulator
+from .faults import ConnectionDropped
+
+HOST = "127.0.0.1"
+_START_TIMEOUT = 10.0
+
+
+class _QuietDrops(logging.Filter):
+    """A dropped connection is a fault the test asked for, not an error worth a trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionDropped)
+
+
+_FILTER = _QuietDrops()
+
+
+def _config(emulator: Emulator, log_level: str) -> uvicorn.Config:
+    logging.getLogger("uvicorn.error").addFilter(_FILTER)
+    return uvicorn.Config(emulator.app, log_level=log_level, access_log=False,
+                          lifespan="off", timeout_graceful_shutdown=1)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    if host != HOST:
+        raise ValueError(f"the emulator binds {HOST} only, not {host}")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+@contextmanager
+def serve(emulator: Emulator, host: str = HOST, port: int = 0,
+          log_level: str = "warning") -> Iterator[str]:
+    """Run ``emulator`` on a real HTTP server in a background thread; yield its base URL.
+
+    ``port=0`` picks a free port. The server stops (and the thread ends) on exit.
+    """
+    sock = _bind(host, port)
+    server = uvicorn.Server(_config(emulator, log_level))
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(server.serve(sockets=[sock]))
+        except BaseException as exc:  # surfaced to the caller below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="imgcompat-emulator-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + _START_TIMEOUT
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    if not server.started:
+        server.should_exit = True
+        thread.join(timeout=_START_TIMEOUT)
+        sock.close()
+        raise RuntimeError(f"the emulator server did not start: {errors or 'timeout'}")
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=_START_TIMEOUT)
+        sock.close()
+
+
+def run_server(api: ApiMode = "both", port: int = 9292,
+               data_dir: str | os.PathLike[str] | None = None, *, v2_minor: int = 17,
+               pending_delete: bool = False, log_level: str = "info") -> None:
+    """Serve a new emulator on 127.0.0.1:``port`` until interrupted (``imgcompat serve``)."""
+    emulator = Emulator(api=api, v2_minor=v2_minor, data_dir=data_dir,
+                        pending_delete=pending_delete)
+    sock = _bind(HOST, port)
+    try:
+        uvicorn.Server(_config(emulator, log_level)).run(sockets=[sock])
+    finally:
+        sock.close()

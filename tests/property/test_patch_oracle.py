@@ -1,0 +1,94 @@
+"""``v2_patch(a, b)`` applied to ``to_v2(a)`` by the jsonpatch library gives ``to_v2(b)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import jsonpatch
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import SHORT_TEXT, images, property_names
+
+from imgcompat import to_v2, v1_update_headers, v2_patch
+from imgcompat.enums import Visibility
+from imgcompat.fields import BY_V2_KEY
+from imgcompat.model import Image
+from imgcompat.v1 import v1_headers_to_v1image
+
+_READ_ONLY_PATHS = {"/" + f.v2 for f in BY_V2_KEY.values() if f.read_only}
+
+
+@st.composite
+def pairs(draw: st.DrawFn) -> tuple[Image, Image]:
+    """Two records of the same image: unrelated, or the second a few edits of the first."""
+    a = draw(images(max_props=4))
+    if draw(st.booleans()):
+        b = draw(images(max_props=4))
+    else:
+        props = dict(a.properties)
+        for key in draw(st.lists(st.sampled_from(sorted(props) or ["x"]), max_size=2)):
+            props.pop(key, None)
+        props.update(draw(st.dictionaries(property_names(api="2"), SHORT_TEXT, max_size=2)))
+        b = attrs.evolve(
+            a,
+            name=draw(st.one_of(st.just(a.name), st.none(), SHORT_TEXT)),
+            min_ram=draw(st.one_of(st.just(a.min_ram), st.integers(0, 4096))),
+            protected=draw(st.booleans()),
+            tags=draw(st.lists(SHORT_TEXT.filter(bool), max_size=3)),
+            properties=props,
+        ).with_visibility(draw(st.sampled_from(list(Visibility))))
+    return a, attrs.evolve(b, id=a.id)
+
+
+@given(pairs())
+def test_v2_patch_applied_by_jsonpatch_gives_the_wanted_body(pair: tuple[Image, Image]) -> None:
+    a, b = pair
+    before, after = to_v2(a).value, to_v2(b).value
+    plan = v2_patch(a, b)
+    ops: list[dict[str, Any]] = [dict(op) for op in plan.value]
+    patched = jsonpatch.apply_patch(before, ops)
+    touched = {jsonpatch.JsonPointer(op["path"]).parts[0] for op in ops}
+    kept = {loss.field for loss in plan.losses} - touched
+    # Fields a loss names and no op touches are left as they were (an owner v2 cannot clear).
+    expected = {k: v for k, v in after.items() if k not in kept}
+    expected.update({k: before[k] for k in kept if k in before})
+    assert patched == expected
+
+    # Minimal: one op per path, nothing for equal values, never a read-only path.
+    paths = [op["path"] for op in ops]
+    assert len(paths) == len(set(paths))
+    for op in ops:
+        key = jsonpatch.JsonPointer(op["path"]).parts[0]
+        assert op["path"] not in _READ_ONLY_PATHS
+        if op["op"] == "replace":
+            assert before[key] != after[key]
+        if op["op"] == "add":
+            assert key not in before
+        if op["op"] != "remove" and key not in BY_V2_KEY:
+            assert isinstance(op["value"], str)
+    assert not v2_patch(b, b).value
+
+
+@given(pairs())
+def test_v2_patch_without_purge_never_removes(pair: tuple[Image, Image]) -> None:
+    a, b = pair
+    assert all(op["op"] != "remove" for op in v2_patch(a, b, purge_props=False).value)
+
+
+@given(pairs(), st.booleans())
+def test_v1_update_headers_carry_the_wanted_properties(
+    pair: tuple[Image, Image], purge: bool
+) -> None:
+    a, b = pair
+    plan = v1_update_headers(a, b, purge_props=purge)
+    headers = dict(plan.value)
+    assert headers["x-glance-registry-purge-props"] == ("true" if purge else "false")
+    sent = v1_headers_to_v1image(plan.value)
+    for key, value in b.properties.items():
+        if isinstance(value, str) and (purge or a.properties.get(key) != value):
+            lowered = "".join(c.lower() if "A" <= c <= "Z" else c for c in key)
+            assert sent.properties.get(key, sent.properties.get(lowered)) == value
+    if not purge:
+        for key, value in sent.properties.items():
+            assert a.properties.get(key) != value
