@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 PROG = "imgcompat"
 TOKEN_ENV = ("OS_AUTH_TOKEN", "OS_TOKEN")
-ENDPOINT_ENV = ("OS_IMAGE_URL", "OS_IMAGE_API_URL")
+ENDPOINT_ENV = ("OS_IMAGE_URL",)
 FROM_FORMATS = ("v1-headers", "v1-json", "v2-json", "seam")
 TO_FORMATS = ("v1-headers", "v2-json", "v2-patch", "seam")
 _LOGGER = logging.getLogger("imgcompat")
@@ -70,6 +70,7 @@ class State:
 
     debug: bool = False
     endpoint: str | None = None
+    endpoint_given: bool = False
     token: str | None = None
     api_version: str | None = None
     insecure: bool = False
@@ -144,6 +145,8 @@ def cli(ctx: click.Context, *, debug: bool, endpoint: str | None, token: str | N
     state = _state(ctx)
     state.debug = debug
     state.endpoint = endpoint or None
+    source = ctx.get_parameter_source("endpoint")
+    state.endpoint_given = source is click.core.ParameterSource.COMMANDLINE
     state.token = token or None
     state.api_version = api_version
     state.insecure = insecure
@@ -413,12 +416,15 @@ def discover(ctx: click.Context, url: str | None, pin: str | None, as_json: bool
               help="TCP port on 127.0.0.1 (0: any free port).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep image bytes here (default: in memory).")
-def serve(api: str, port: int, data_dir: Path | None) -> None:
-    """Run the embedded Glance emulator on 127.0.0.1 until interrupted."""
+@click.option("--v2-minor", type=click.IntRange(0, 18), default=17, show_default=True,
+              help="The highest v2 minor the emulator advertises.")
+def serve(api: str, port: int, data_dir: Path | None, v2_minor: int) -> None:
+    """Run the embedded Glance emulator on 127.0.0.1 until interrupted (no auth)."""
     from .testing import run_server
 
-    _err(f"serving the Glance emulator ({api}) on 127.0.0.1:{port}; Ctrl-C stops it")
-    run_server(cast(Literal["v1", "v2", "both"], api), port, data_dir)
+    where = f"127.0.0.1:{port}" if port else "a free port of 127.0.0.1"
+    _err(f"serving the Glance emulator ({api}, v2.{v2_minor}) on {where}; Ctrl-C stops it")
+    run_server(cast(Literal["v1", "v2", "both"], api), port, data_dir, v2_minor=v2_minor)
 
 
 # --------------------------------------------------------------------------- client commands
@@ -702,7 +708,8 @@ def demo(ctx: click.Context, demo_endpoint: str | None, demo_token: str | None,
     from .demo import render, report_json, run_emulated, run_endpoint
 
     state = _state(ctx)
-    endpoint = demo_endpoint or state.endpoint
+    # only an endpoint given on the command line: OS_IMAGE_URL alone keeps the emulator
+    endpoint = demo_endpoint or (state.endpoint if state.endpoint_given else None)
     if endpoint:
         report = run_endpoint(endpoint, token=demo_token or state.token,
                               verify=not state.insecure, version=state.api_version,

@@ -121,7 +121,8 @@ class Expected:
     """The digests and size the image's bytes must have (None = the server did not say).
 
     ``notes`` carries what was seen but could not be used (a malformed Content-MD5), so the
-    final :class:`Verified` can report it.
+    final :class:`Verified` can report it. ``multihash_only`` (see :meth:`strongest`) keeps a
+    ``Content-MD5`` header from adding md5 back.
     """
 
     size: int | None = None
@@ -129,6 +130,7 @@ class Expected:
     hash_algo: str | None = None
     hash_value: str | None = None
     notes: tuple[str, ...] = ()
+    multihash_only: bool = False
 
     @classmethod
     def from_image(
@@ -158,6 +160,8 @@ class Expected:
         A value that contradicts the record raises :class:`ChecksumMismatch` before any byte
         moves: the server promises two different images.
         """
+        if self.multihash_only:
+            return self
         md5 = normalize_md5(header)
         if md5 is None:
             return attrs.evolve(
@@ -173,6 +177,21 @@ class Expected:
                 image_id=image_id,
             )
         return self
+
+    def strongest(self) -> Expected:
+        """Keep only the multihash when this Python can compute it (md5 otherwise).
+
+        What python-glanceclient verifies; it halves the hashing work where md5 adds nothing
+        the multihash does not already guarantee.
+        """
+        algo, value = self.hash_algo, self.hash_value
+        if not (algo and value and self.md5) or algo.strip().lower() == "md5":
+            return self
+        try:
+            new_hasher(algo, digest_hex_len=len(value))
+        except ValueError:
+            return self
+        return attrs.evolve(self, md5=None, multihash_only=True)
 
     def with_headers(
         self, headers: Mapping[str, str], total: int | None, *, image_id: str | None = None

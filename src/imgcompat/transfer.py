@@ -166,21 +166,50 @@ class _Sink(Protocol):
     def rewind(self) -> None: ...
 
 
+#: A path download asks the kernel to write back every this many bytes, on a thread of its
+#: own, so the disk works while the digests are computed and the final fsync is short.
+FLUSH_EVERY = 64 * 1024 * 1024
+_datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+
+
 class _FdSink:
-    """The temporary file of a path download."""
+    """The temporary file of a path download, flushed to disk in the background as it grows."""
 
     can_rewind = True
     writes = True
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, flush_every: int | None = None) -> None:
         self.fd = fd
+        self._flush_every = FLUSH_EVERY if flush_every is None else flush_every
+        self._since_flush = 0
+        self._flusher: ThreadPoolExecutor | None = None
+        self._flush: Future[None] | None = None
 
     def write(self, data: bytes) -> None:
         _write_all(lambda b: os.write(self.fd, b), data)
+        self._since_flush += len(data)
+        if self._since_flush >= self._flush_every and (
+            self._flush is None or self._flush.done()
+        ):
+            self._since_flush = 0
+            if self._flush is not None:
+                self._flush.result()  # a failed write-back (EIO, ENOSPC) surfaces here
+            if self._flusher is None:
+                self._flusher = ThreadPoolExecutor(1, thread_name_prefix="imgcompat-flush")
+            self._flush = self._flusher.submit(_datasync, self.fd)
 
     def rewind(self) -> None:
         os.lseek(self.fd, 0, os.SEEK_SET)
         os.ftruncate(self.fd, 0)
+
+    def close(self) -> None:
+        """Wait for the background flush (the fd must outlive it); raise its error."""
+        flush, self._flush = self._flush, None
+        if self._flusher is not None:
+            self._flusher.shutdown(wait=True)
+            self._flusher = None
+        if flush is not None:
+            flush.result()
 
 
 class _FileSink:
@@ -224,8 +253,9 @@ class _NullSink:
 class _Engine:
     """The state shared by the sync and async download loops: verifier, resumer, pipeline.
 
-    ``feed`` returns the futures of the buffer just submitted; callers wait for them before
-    submitting the next buffer, which keeps every digest's updates in order.
+    :meth:`submit` hands one buffer to the workers; the loops wait for its futures (sync:
+    :meth:`done_with_previous`; async: awaiting them first) before submitting the next, which
+    keeps every digest's updates in order and at most two buffers in memory.
     """
 
     def __init__(
@@ -459,6 +489,7 @@ class _TempFile:
 
     def __init__(self, dest: Path) -> None:
         self.dest = dest
+        self._sink: _FdSink | None = None
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         flags |= getattr(os, "O_BINARY", 0)
         for _ in range(16):
@@ -473,13 +504,17 @@ class _TempFile:
 
     def sink(self) -> _FdSink:
         assert self.fd is not None
-        return _FdSink(self.fd)
+        if self._sink is None:
+            self._sink = _FdSink(self.fd)
+        return self._sink
 
     def commit(self) -> None:
         """fsync, rename over the destination, fsync the directory (the rename's record)."""
         fd, self.fd = self.fd, None
         assert fd is not None
         try:
+            if self._sink is not None:
+                self._sink.close()
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -487,6 +522,9 @@ class _TempFile:
         _fsync_dir(self.dest.parent)
 
     def discard(self) -> None:
+        if self._sink is not None:
+            with contextlib.suppress(OSError):
+                self._sink.close()
         fd, self.fd = self.fd, None
         if fd is not None:
             with contextlib.suppress(OSError):

@@ -39,7 +39,6 @@ LOG = logging.getLogger("imgcompat")
 #: Exponential backoff with full jitter: 0.5 s, 1 s, 2 s ... capped at 10 s per wait.
 DEFAULT_BACKOFF: wait_base = wait_random_exponential(multiplier=0.5, max=10)
 NO_BACKOFF: wait_base = wait_none()
-CHUNK_SIZE = 1024 * 1024
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -203,17 +202,20 @@ class _Base:
 
 
 class HttpxByteStream:
-    """One download response: the :class:`ByteStream` the transfer engine reads."""
+    """One download response: the :class:`ByteStream` the transfer engine reads.
+
+    Chunks are handed on as the network delivers them (the engine coalesces), so a broken
+    connection loses no byte that already arrived and ``offset`` is exact.
+    """
 
     def __init__(self, response: httpx.Response, offset: int, root: str,
-                 image_id: str | None, chunk_size: int = CHUNK_SIZE) -> None:
+                 image_id: str | None) -> None:
         self.status_code = response.status_code
         self.headers = response.headers
         self._response = response
         self._offset = offset if response.status_code == 206 else 0
         self._root = root
         self._image_id = image_id
-        self._chunk_size = chunk_size
 
     def _interrupted(self, got: int, exc: Exception) -> TransferInterrupted:
         return TransferInterrupted(
@@ -225,8 +227,8 @@ class HttpxByteStream:
 
     def iter_chunks(self) -> Iterator[bytes]:
         got = 0
-        chunks = (self._response.iter_raw(self._chunk_size) if self._raw()
-                  else self._response.iter_bytes(self._chunk_size))
+        chunks = (self._response.iter_raw() if self._raw()
+                  else self._response.iter_bytes())
         try:
             for chunk in chunks:
                 got += len(chunk)
@@ -236,8 +238,8 @@ class HttpxByteStream:
 
     async def aiter_chunks(self) -> AsyncIterator[bytes]:
         got = 0
-        chunks = (self._response.aiter_raw(self._chunk_size) if self._raw()
-                  else self._response.aiter_bytes(self._chunk_size))
+        chunks = (self._response.aiter_raw() if self._raw()
+                  else self._response.aiter_bytes())
         try:
             async for chunk in chunks:
                 got += len(chunk)

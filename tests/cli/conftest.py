@@ -11,7 +11,7 @@ import pytest
 # the helpers module beside this file, importable whatever the import mode or packaging
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from clitools import CannedServer, versions_doc  # noqa: E402
+from clitools import CannedServer, versions_doc
 
 from imgcompat.testing import Emulator, serve
 

@@ -150,8 +150,10 @@ def test_demo_command_prints_the_table_and_exits_0() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_demo_json() -> None:
-    result = run_cli("demo", "--json", timeout=120)
+def test_demo_json_ignores_a_cloud_configured_only_in_the_environment() -> None:
+    # OS_IMAGE_URL alone does not turn the demo into a cloud run: --endpoint does
+    result = run_cli("demo", "--json", timeout=120,
+                     env={"OS_IMAGE_URL": f"http://127.0.0.1:{free_port()}"})
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["ok"] is True

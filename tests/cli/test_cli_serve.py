@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -26,7 +27,8 @@ def wait_for_versions(url: str, proc: subprocess.Popen[str]) -> httpx.Response:
 @pytest.mark.parametrize(("api", "ids"), [("v1", {"v1"}), ("v2", {"v2"}), ("both", {"v1", "v2"})])
 def test_serve_answers_discovery_and_stops_on_interrupt(api: str, ids: set[str]) -> None:
     port = free_port()
-    proc = subprocess.Popen([*IMGCOMPAT, "serve", "--api", api, "--port", str(port)],
+    proc = subprocess.Popen([*IMGCOMPAT, "serve", "--api", api, "--port", str(port),
+                             "--v2-minor", "9"],
                             env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
@@ -36,6 +38,8 @@ def test_serve_answers_discovery_and_stops_on_interrupt(api: str, ids: set[str])
         assert majors == ids
         chosen = run_cli("discover", "--json", f"http://127.0.0.1:{port}")
         assert chosen.returncode == 0, chosen.stderr
+        assert json.loads(chosen.stdout)["choice"]["label"] == ("v2.9" if "v2" in ids
+                                                                  else "v1.1")
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)

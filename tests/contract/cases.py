@@ -17,8 +17,8 @@ from pathlib import Path
 
 import attrs
 import pytest
-from harness import Glance, payload
 
+from contract.harness import Glance, payload
 from imgcompat.enums import Api, DiskFormat, Status, Visibility
 from imgcompat.errors import (
     Conflict,
@@ -159,7 +159,8 @@ class ContractCases:
 
     def test_protected_image_cannot_be_deleted(self, glance: Glance) -> None:
         made = glance.create(attrs.evolve(glance.record("prot"), protected=True), payload(10))
-        assert made.id is not None and made.protected
+        assert made.id is not None
+        assert made.protected
         with pytest.raises(ImageNotAuthorized) as info:
             glance.client.delete(made.id)
         assert info.value.status == 403
@@ -207,7 +208,8 @@ class ContractCases:
         name = f"since-{glance.run}"
         doomed = glance.create(attrs.evolve(glance.record("x"), name=name), payload(10))
         before = glance.create(attrs.evolve(glance.record("x"), name=name), payload(11))
-        assert doomed.updated_at is not None and before.updated_at is not None
+        assert doomed.updated_at is not None
+        assert before.updated_at is not None
         since = max(doomed.updated_at, before.updated_at)
         time.sleep(1.1)  # v2 times have whole seconds
         after = glance.create(attrs.evolve(glance.record("x"), name=name), payload(12))

@@ -10,8 +10,8 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from harness import Glance, build_client, collect_losses
 
+from contract.harness import Glance, build_client, collect_losses
 from imgcompat.enums import Api
 from imgcompat.testing import Emulator
 

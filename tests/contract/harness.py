@@ -42,7 +42,7 @@ class _SyncIter(Iterator[T]):
 
     def __next__(self) -> T:
         try:
-            item: T = self._run(anext(self._source))
+            item: T = self._run(self._source.__anext__())  # type: ignore[arg-type]
         except StopAsyncIteration:
             raise StopIteration from None
         return item
@@ -89,7 +89,7 @@ class AsyncFacade:
         return self._run(self.inner.snapshot(*args, **kwargs))
 
     def download(self, *args: Any, **kwargs: Any) -> Any:
-        result = self._run(self.inner.download(*args, **kwargs))
+        result: Any = self._run(self.inner.download(*args, **kwargs))
         if hasattr(result, "__anext__"):
             return _SyncIter(self._run, result)
         return result

@@ -8,9 +8,9 @@ import logging
 
 import attrs
 import pytest
-from harness import payload
 from tenacity import wait_none
 
+from contract.harness import payload
 from imgcompat.client import ImageClient
 from imgcompat.enums import Api
 from imgcompat.model import Image
@@ -84,12 +84,15 @@ def test_a_v1_pin_at_one_call_site_shares_the_client(caplog: pytest.LogCaptureFi
         legacy.show(made.id)
         legacy.show(made.id)
         client.pinned("1").detail().__next__()
-    assert client.version_choice is not None and client.version_choice.api is Api.V2
-    assert legacy.version_choice is not None and legacy.version_choice.api is Api.V1
+    assert client.version_choice is not None
+    assert client.version_choice.api is Api.V2
+    assert legacy.version_choice is not None
+    assert legacy.version_choice.api is Api.V1
     assert legacy._transport is client._transport  # one connection pool
     assert [r for r in emulator.requests if r[1] == "/"] == [("GET", "/")]  # one discovery
     paths = [path for _, path in emulator.requests]
-    assert any(p.startswith("/v1/") for p in paths) and any(p.startswith("/v2/") for p in paths)
+    assert any(p.startswith("/v1/") for p in paths)
+    assert any(p.startswith("/v2/") for p in paths)
     v1_warnings = [r for r in caplog.records if "deprecated" in r.getMessage()]
     assert len(v1_warnings) == 1
     assert SERVER in v1_warnings[0].getMessage()

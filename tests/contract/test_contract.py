@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cases import ContractCases
+from contract.cases import ContractCases
 
 
 class TestContractOnEmulator(ContractCases):

@@ -7,19 +7,14 @@ images with a run id, lists only those, and deletes what it made (the server is 
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from tenacity import wait_fixed
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
-
-from cases import ContractCases  # noqa: E402
-from harness import Glance, build_client, collect_losses  # noqa: E402
-
-from imgcompat.enums import Api  # noqa: E402
+from contract.cases import ContractCases
+from contract.harness import Glance, build_client, collect_losses
+from imgcompat.enums import Api
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +31,9 @@ def glance(request: pytest.FixtureRequest, real_glance_url: str) -> Iterator[Gla
     try:
         yield harness
         choice = client.version_choice
-        assert choice is not None and choice.api is Api.V2 and choice.minor >= 7
+        assert choice is not None
+        assert choice.api is Api.V2
+        assert choice.minor >= 7
     finally:
         harness.cleanup()
         client.close()

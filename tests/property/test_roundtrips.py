@@ -14,8 +14,12 @@ from imgcompat.fields import FIELDS, V1_FIELDS
 from imgcompat.model import Image, Loss, V1Image
 from imgcompat.seam import from_seam_dict, to_seam_dict, to_seam_json
 from imgcompat.translate import image_to_v1, image_to_v2, v1_to_image, v2_to_image
-from imgcompat.v1 import v1_headers_to_v1image, v1image_to_v1_headers, v1_json_to_v1image
-from imgcompat.v1 import v1image_to_v1_json
+from imgcompat.v1 import (
+    v1_headers_to_v1image,
+    v1_json_to_v1image,
+    v1image_to_v1_headers,
+    v1image_to_v1_json,
+)
 from imgcompat.v2 import v2image_to_v2_json
 
 #: The v2 base fields the seam record carries (links and stores are server-made, not seam).
@@ -24,14 +28,8 @@ SEAM_V2 = tuple(f for f in FIELDS if f.base and f.v2 is not None and f.in_seam)
 
 def _recase(headers: tuple[tuple[str, str], ...], style: int) -> dict[str, str]:
     """Header names as servers spell them: lower, eventlet-capitalised, or upper."""
-    out = {}
-    for name, value in headers:
-        if style == 1:
-            name = "-".join(w.capitalize() for w in name.split("-"))
-        elif style == 2:
-            name = name.upper()
-        out[name] = value
-    return out
+    spell = [str.lower, lambda n: "-".join(w.capitalize() for w in n.split("-")), str.upper]
+    return {spell[style](name): value for name, value in headers}
 
 
 @given(v1_images(lower_names=True), st.integers(0, 2))

@@ -30,5 +30,9 @@ def test_records_are_built_from_the_table() -> None:
 
 @given(v2_images(), v1_images())
 def test_generated_records_set_every_base_field(v2: V2Image, v1: V1Image) -> None:
-    assert v2.id is not None and v2.status is not None and v2.visibility is not None
-    assert v1.id is not None and v1.is_public is not None and v1.deleted is not None
+    assert v2.id is not None
+    assert v2.status is not None
+    assert v2.visibility is not None
+    assert v1.id is not None
+    assert v1.is_public is not None
+    assert v1.deleted is not None

@@ -153,7 +153,8 @@ def test_image_times_become_aware_utc() -> None:
     plus2 = datetime(2016, 6, 21, 5, 22, 20, tzinfo=timezone(timedelta(hours=2)))
     image = Image(created_at=naive, updated_at=plus2)
     assert image.created_at == datetime(2016, 6, 21, 3, 22, 20, tzinfo=UTC)
-    assert image.updated_at is not None and image.updated_at.tzinfo is UTC
+    assert image.updated_at is not None
+    assert image.updated_at.tzinfo is UTC
     assert image.updated_at == image.created_at
 
 
@@ -180,7 +181,8 @@ def test_image_helpers() -> None:
     image = Image(properties={"a": "1", "b": "2"}).with_properties(a=None, c=[1])
     assert dict(image.properties) == {"b": "2", "c": (1,)}
     public = image.with_visibility("public")
-    assert public.is_public and public.visibility is Visibility.PUBLIC
+    assert public.is_public
+    assert public.visibility is Visibility.PUBLIC
     assert not public.with_visibility(Visibility.COMMUNITY).is_public
 
 

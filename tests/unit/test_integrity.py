@@ -88,6 +88,18 @@ def test_with_headers_merges_v1_checksum_and_total() -> None:
         exp.with_headers({}, len(DATA) + 1)
 
 
+def test_strongest_keeps_only_a_computable_multihash() -> None:
+    assert expected().strongest() == expected(md5=None, multihash_only=True)
+    assert expected().strongest().with_content_md5("0" * 32).md5 is None
+    unknown = expected(hash_algo="nope", hash_value="ab")
+    assert unknown.strongest() == unknown
+    no_multihash = expected(hash_algo=None, hash_value=None)
+    assert no_multihash.strongest() == no_multihash
+    verifier = Verifier(expected().strongest())
+    verifier.update(DATA)
+    assert set(verifier.finish().checked) == {"sha512"}
+
+
 # ------------------------------------------------------------------ Verifier
 
 

@@ -231,7 +231,8 @@ def test_non_ascii_round_trips_and_never_travels_raw() -> None:
     image = Image(name="niño ☃", properties={"note": "héllo\r\nx-evil: 1", "ключ": "значение"})
     sent = to_v1_headers(image)
     for name, value in sent.value:
-        assert name.isascii() and value.isascii()
+        assert name.isascii()
+        assert value.isascii()
         assert not {"\r", "\n", "\x00", " "} & set(name + value)
     back = from_v1_headers(dict(sent.value))
     assert back.name == "niño ☃"
@@ -292,7 +293,8 @@ def test_v1_json_update_response(samples_dir: Path) -> None:
     assert (image.min_disk, image.min_ram) == (22, 11)
     assert dict(image.properties) == {"foo": "bar", "qe_status": "approved"}
     assert image.created_at == datetime(2016, 3, 15, 15, 9, 7, tzinfo=UTC)
-    assert not image.is_public and image.visibility == "private"
+    assert not image.is_public
+    assert image.visibility == "private"
 
 
 def test_v1_json_reserve(samples_dir: Path) -> None:

@@ -61,7 +61,8 @@ def test_real_active_answer_keeps_links_apart(samples_dir: Path) -> None:
     assert wire.status is Status.ACTIVE
     assert wire.checksum == "63df5ede94b25c8df8125551ac0f62d5"
     assert wire.os_hash_algo == "sha512"
-    assert wire.os_hash_value is not None and len(wire.os_hash_value) == 128
+    assert wire.os_hash_value is not None
+    assert len(wire.os_hash_value) == 128
     assert wire.direct_url == f"file:///var/lib/glance/images/{ID}"
     assert wire.stores == "fs"
     assert wire.size == wire.virtual_size == 1048576
@@ -118,7 +119,8 @@ def test_locations() -> None:
 def test_unknown_values_of_open_enums_pass() -> None:
     wire = v2_json_to_v2image({"id": ID, "status": "resizing", "visibility": "tenant",
                                "disk_format": "zfs", "container_format": "oci"})
-    assert wire.status == "resizing" and not wire.status.known  # type: ignore[union-attr]
+    assert wire.status == "resizing"
+    assert not wire.status.known
     assert wire.visibility == "tenant"
 
 

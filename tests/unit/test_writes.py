@@ -46,7 +46,8 @@ def test_v2_create_body_has_every_writable_field_and_nothing_read_only() -> None
 def test_v2_create_body_owner_and_nulls() -> None:
     body = to_v2(Image(owner="tenant")).value
     assert body["owner"] == "tenant"
-    assert body["name"] is None and body["disk_format"] is None
+    assert body["name"] is None
+    assert body["disk_format"] is None
     assert "owner" not in to_v2(Image()).value
     assert "id" not in to_v2(Image()).value
 
@@ -68,7 +69,8 @@ def test_v2_create_structured_and_non_string_properties() -> None:
                                    "kernel_id": "none", "location": "file:///x"}))
     assert body.value["block_device_mapping"] == '[{"boot_index":0}]'
     assert body.value["n"] == "5"
-    assert "kernel_id" not in body.value and "location" not in body.value
+    assert "kernel_id" not in body.value
+    assert "location" not in body.value
     assert _fields(body) == ["properties.n", "properties.kernel_id", "properties.location"]
 
 

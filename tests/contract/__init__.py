@@ -1,0 +1,1 @@
+"""The seam contract suite (importable as ``contract`` by the integration suite)."""
