@@ -23,6 +23,7 @@ from .fields import (
     V1_META_PREFIX,
     V1_PROPERTY_PREFIX,
     V1_PURGE_HEADER,
+    Kind,
 )
 from .model import Loss, V1Image
 from .schema import validate
@@ -168,8 +169,13 @@ def header_losses(image: V1Image) -> tuple[Loss, ...]:
     return tuple(losses)
 
 
-def v1_json_to_v1image(doc: Mapping[str, Any]) -> V1Image:
-    """One image object of a v1 JSON answer (``{"image": ...}`` or a bare object)."""
+def v1_json_to_v1image(doc: Mapping[str, Any], *, percent_decode: bool = True) -> V1Image:
+    """One image object of a v1 JSON answer (``{"image": ...}`` or a bare object).
+
+    Text our header rule percent-encoded was stored encoded by the v1 server, and its JSON
+    answers carry it so: decoding here keeps a listed record equal to the same image shown
+    through HEAD (``percent_decode=False`` keeps what the server stored).
+    """
     if isinstance(doc, Mapping) and set(doc) == {"image"}:
         doc = doc["image"]
     validate("v1-image", doc)
@@ -177,9 +183,15 @@ def v1_json_to_v1image(doc: Mapping[str, Any]) -> V1Image:
     for key, raw in doc.items():
         f = BY_V1_KEY.get(key)
         if f is not None and f.v1 is not None:
-            values[f.v1] = scalars.from_json(f, raw, api="1")
+            text = decode_text(raw, key) if (
+                percent_decode and isinstance(raw, str) and f.kind is Kind.STR) else raw
+            values[f.v1] = scalars.from_json(f, text, api="1")
     # A NULL property (possible through v1) is left out, as the v1 HEAD answer does.
-    props = {k: v for k, v in (doc.get("properties") or {}).items() if v is not None}
+    props = {
+        (decode_text(k, k) if percent_decode else k): (decode_text(v, k) if percent_decode else v)
+        for k, v in (doc.get("properties") or {}).items()
+        if v is not None
+    }
     return V1Image(**values, properties=props)
 
 
