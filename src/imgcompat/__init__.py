@@ -4,6 +4,10 @@ The core (records, codecs, translation, planning) is pure; the clients and the e
 are the imperative shell around it. Everything listed in ``__all__`` is public.
 """
 
+from .aclient import AsyncImageClient, AsyncListing
+from .auth import CallableToken, SessionAuth, StaticToken
+from .client import ImageClient, Listing
+from .config import ClientConfig
 from .discovery import (
     Endpoint,
     VersionChoice,
@@ -54,6 +58,14 @@ from .writes import v1_update_headers, v2_patch
 
 __all__ = [
     "Api",
+    "AsyncImageClient",
+    "AsyncListing",
+    "CallableToken",
+    "ClientConfig",
+    "ImageClient",
+    "Listing",
+    "SessionAuth",
+    "StaticToken",
     "ChecksumMismatch",
     "Conflict",
     "ConnectionFailed",

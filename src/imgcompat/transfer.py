@@ -533,6 +533,20 @@ class _TempFile:
             os.unlink(self.path)
 
 
+async def _acommit(tmp: _TempFile) -> None:
+    """Commit on a thread; a cancellation waits for it, so a commit is never half done."""
+    executor = ThreadPoolExecutor(1, thread_name_prefix="imgcompat-commit")
+    try:
+        fut = executor.submit(tmp.commit)
+        try:
+            await asyncio.wrap_future(fut)
+        except asyncio.CancelledError:
+            wait_futures([fut])  # blocks the loop for at most one fsync
+            raise
+    finally:
+        executor.shutdown(wait=True)
+
+
 def _fsync_dir(directory: Path) -> None:
     """Make the rename durable (POSIX); directories cannot be opened on every platform."""
     if not hasattr(os, "O_DIRECTORY"):  # pragma: no cover - Windows
@@ -596,7 +610,7 @@ async def adownload_to_path(
     parallel: bool = True,
 ) -> Verified:
     """The async twin of :func:`download_to_path` (writes and fsync run off the loop)."""
-    tmp = await asyncio.to_thread(_TempFile, Path(path))
+    tmp = _TempFile(Path(path))  # not in a thread: a cancelled await would leak the file
     try:
         engine = _Engine(
             expected, tmp.sink(), image_id=image_id, progress=progress,
@@ -613,7 +627,7 @@ async def adownload_to_path(
             result = engine.finish()
         finally:
             engine.abandon()
-        await asyncio.to_thread(tmp.commit)
+        await _acommit(tmp)
     except BaseException:
         tmp.discard()
         raise

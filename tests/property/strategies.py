@@ -14,6 +14,7 @@ as an MD5 hex) sit in small tables keyed by field name; a new field gets the gen
 
 from __future__ import annotations
 
+import functools
 import json
 import string
 from collections.abc import Callable
@@ -134,9 +135,15 @@ KIND_STRATEGIES: dict[Kind, KindStrategy] = {
 }
 
 
+@functools.cache
 def value_for(f: Field, api: str) -> Strategy:
-    """The value strategy of one field of the table."""
+    """The value strategy of one field of the table (built once: strategies are reused)."""
     return KIND_STRATEGIES[f.kind](f, api)
+
+
+@functools.cache
+def _field_value(f: Field, api: str, nullable: bool) -> Strategy:
+    return _maybe(value_for(f, api), nullable)
 
 
 # -------------------------------------------------------------------- wire presence rules
@@ -157,9 +164,16 @@ def _maybe(strategy: Strategy, nullable: bool) -> Strategy:
     return st.one_of(st.none(), strategy) if nullable else strategy
 
 
+_V1_TIMES = _datetimes("1")
+_MAYBE_HEX32 = _maybe(HEX32, True)
+_SIZES = st.integers(0, 2**40)
+_HASH_ALGOS = st.sampled_from(["sha512", "sha256"])
+
+
 # -------------------------------------------------------------------------- properties
 
 
+@functools.cache
 def property_names(*, api: str, lower: bool = False) -> Strategy:
     """Custom property names a server of ``api`` stores (never a special one)."""
     alphabet = string.ascii_lowercase + string.digits + "_" + ("" if lower else "ABCXYZ")
@@ -174,6 +188,7 @@ def property_names(*, api: str, lower: bool = False) -> Strategy:
     return names
 
 
+@functools.cache
 def special_properties(api: str) -> Strategy:
     """Each special property of the table (base=False), present or not."""
     parts = {
@@ -182,6 +197,7 @@ def special_properties(api: str) -> Strategy:
     return st.fixed_dictionaries(parts).map(lambda d: {k: v for k, v in d.items() if v is not None})
 
 
+@functools.cache
 def properties(*, api: str, lower: bool = False, max_size: int = 5) -> Strategy:
     custom = st.dictionaries(property_names(api=api, lower=lower), SHORT_TEXT, max_size=max_size)
     return st.builds(lambda c, s: {**c, **s}, custom, special_properties(api))
@@ -198,14 +214,14 @@ def v1_images(draw: st.DrawFn, *, lower_names: bool = False, max_props: int = 5)
         assert f.v1 is not None
         if f.name in DERIVED:
             continue
-        values[f.v1] = draw(_maybe(value_for(f, "1"), f.name not in V1_ALWAYS))
+        values[f.v1] = draw(_field_value(f, "1", f.name not in V1_ALWAYS))
     status = values["status"]
     active = status == Status.ACTIVE
     deleted = status in (Status.DELETED, Status.PENDING_DELETE)
     values["deleted"] = deleted
-    values["deleted_at"] = draw(_datetimes("1")) if deleted else None
-    values["checksum"] = draw(_maybe(HEX32, True)) if active else None
-    values["size"] = draw(st.integers(0, 2**40)) if status not in _NO_DATA else 0
+    values["deleted_at"] = draw(_V1_TIMES) if deleted else None
+    values["checksum"] = draw(_MAYBE_HEX32) if active else None
+    values["size"] = draw(_SIZES) if status not in _NO_DATA else 0
     props = draw(properties(api="1", lower=lower_names, max_size=max_props))
     return V1Image(**values, properties=props)
 
@@ -217,18 +233,19 @@ def v2_images(draw: st.DrawFn, *, minor: int = LATEST_V2_MINOR, max_props: int =
     for f in v2_fields_for_minor(minor):
         if f.name in DERIVED:
             continue
-        values[f.name] = draw(_maybe(value_for(f, "2"), f.name in V2_NULLABLE))
+        values[f.name] = draw(_field_value(f, "2", f.name in V2_NULLABLE))
     status = values["status"]
     if status == Status.ACTIVE:
         values["checksum"] = draw(HEX32)
         if minor >= 7:
-            values["os_hash_algo"] = draw(_STR_SHAPES["os_hash_algo"])
+            values["os_hash_algo"] = draw(_HASH_ALGOS)
             values["os_hash_value"] = draw(HEX128)
-    values["size"] = None if status in _NO_DATA else draw(st.integers(0, 2**40))
+    values["size"] = None if status in _NO_DATA else draw(_SIZES)
     props = draw(properties(api="2", max_size=max_props))
     return V2Image(**values, properties=props)
 
 
+@functools.cache
 def images(max_props: int = 5) -> st.SearchStrategy[Image]:
     """Seam records as a v2 server's answers give them."""
     from imgcompat.translate import v2_to_image

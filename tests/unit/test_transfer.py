@@ -308,7 +308,7 @@ def test_path_download_flushes_in_the_background(
 ) -> None:
     synced: list[int] = []
     monkeypatch.setattr(transfer, "FLUSH_EVERY", 64 * 1024)
-    monkeypatch.setattr(transfer, "_datasync", lambda fd: synced.append(fd))
+    monkeypatch.setattr(transfer, "_datasync", synced.append)
     dest = tmp_path / "image.raw"
     download_to_path(FakeServer().open, EXPECTED, dest, image_id="i", chunk_size=32 * 1024)
     assert dest.read_bytes() == DATA
@@ -517,6 +517,33 @@ async def test_async_cancellation_mid_stream_cleans_up(tmp_path: Path) -> None:
     assert dest.read_bytes() == b"old"
     assert leftovers(tmp_path) == []
     assert server.closed == 1
+
+
+async def test_async_cancellation_during_commit_never_half_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    real = transfer._TempFile.commit
+    entered = threading.Event()
+
+    def slow_commit(self: transfer._TempFile) -> None:
+        entered.set()
+        threading.Event().wait(0.3)  # a long fsync
+        real(self)
+
+    monkeypatch.setattr(transfer._TempFile, "commit", slow_commit)
+    dest = tmp_path / "image.raw"
+    dest.write_bytes(b"old")
+    task = asyncio.create_task(adownload_to_path(FakeServer().aopen, EXPECTED, dest,
+                                                 image_id="i"))
+    while not entered.is_set():
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert dest.read_bytes() == DATA  # verified before the cancel: committed whole
+    assert leftovers(tmp_path) == []
 
 
 async def test_async_file_and_iterator_targets() -> None:
