@@ -58,6 +58,18 @@ def _rss() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _cpu_self() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of another process (the emulator)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _fsync_close(fh: Any) -> None:
     fh.flush()
     os.fsync(fh.fileno())
@@ -257,13 +269,16 @@ def run_case(name: str, url: str, target: str, work: str) -> None:
         print(json.dumps({"skipped": f"{type(exc).__name__}: {exc}"}))
         return
     rss0 = _rss()
+    cpu0 = _cpu_self()
     t0 = time.perf_counter()
     n = run()
     seconds = time.perf_counter() - t0
+    cpu = _cpu_self() - cpu0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     for leftover in Path(work).glob("*.raw"):
         leftover.unlink()
-    print(json.dumps({"bytes": n, "seconds": seconds, "rss_growth": max(0, peak - rss0)}))
+    print(json.dumps({"bytes": n, "seconds": seconds, "cpu": cpu,
+                      "rss_growth": max(0, peak - rss0)}))
 
 
 # ----------------------------------------------------------------------------- driver
@@ -301,14 +316,16 @@ def _upload(url: str, path: Path) -> str:
     return image.id
 
 
-def _fmt(result: dict[str, Any], base: dict[str, Any] | None) -> tuple[str, str, str, str]:
+def _fmt(result: dict[str, Any], base: dict[str, Any] | None) -> tuple[str, ...]:
     if "skipped" in result:
-        return ("-", "-", "-", result["skipped"][:60])
+        return ("-", "-", "-", "-", "-", result["skipped"][:60])
     rate = result["bytes"] / result["seconds"] / 1e6
     ratio = "-"
     if base and "seconds" in base:
         ratio = f"{base['seconds'] / result['seconds']:.2f}x"
+    gib = result["bytes"] / (1024 * MiB)
     return (f"{result['seconds']:.2f}", f"{rate:,.0f}", ratio,
+            f"{result['cpu'] / gib:.2f}", f"{result['server_cpu'] / gib:.2f}",
             f"{result['rss_growth'] / MiB:.1f}")
 
 
@@ -340,7 +357,9 @@ def main() -> None:
                 for _ in range(max(1, args.repeat)):
                     for name in args.cases:
                         target = str(source) if name.startswith("upload") else image_id
+                        server_cpu = _cpu_of(server.pid)
                         got = _child(["case", name, url, target, str(root / "out")])
+                        got["server_cpu"] = _cpu_of(server.pid) - server_cpu
                         old = best.get(name)
                         if old is None or got.get("seconds", 1e9) < old.get("seconds", 1e9):
                             best[name] = got
@@ -356,7 +375,8 @@ def main() -> None:
             server.wait(timeout=30)
 
     print(f"load average after the run: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
-    head = ("image", "case", "seconds", "MB/s", "vs baseline", "peak RSS growth MiB")
+    head = ("image", "case", "seconds", "MB/s", "vs baseline", "client CPU s/GiB",
+            "server CPU s/GiB", "peak RSS growth MiB")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")

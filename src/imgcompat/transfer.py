@@ -145,7 +145,72 @@ class _Coalescer:
         return self._len
 
 
-def _write_all(write: Callable[[Any], int | None], data: bytes) -> None:
+#: Network pieces smaller than this are joined before hashing (hashlib keeps the GIL for
+#: tiny buffers, and per-piece overhead would dominate); larger ones are never copied.
+_SMALL = 16 * 1024
+#: At most this many buffers go to one writev() call (IOV_MAX is 1024 on Linux).
+_IOV_BATCH = 512
+
+
+class _Gatherer:
+    """Groups network pieces into batches of at least ``size`` bytes without copying them.
+
+    The hashers and the writer walk a batch piece by piece (``os.writev`` for files), so
+    large pieces are never copied; only runs of small pieces are joined.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._parts: list[bytes] = []
+        self._small: list[bytes] = []
+        self._small_len = 0
+        self._len = 0
+
+    def _flush_small(self) -> None:
+        if self._small:
+            self._parts.append(self._small[0] if len(self._small) == 1
+                               else b"".join(self._small))
+            self._small.clear()
+            self._small_len = 0
+
+    def add(self, chunk: bytes) -> list[bytes] | None:
+        if len(chunk) < _SMALL:
+            self._small.append(chunk)
+            self._small_len += len(chunk)
+            if self._small_len >= _SMALL:
+                self._flush_small()
+        else:
+            self._flush_small()
+            self._parts.append(chunk)
+        self._len += len(chunk)
+        return self.take() if self._len >= self.size else None
+
+    def take(self) -> list[bytes]:
+        self._flush_small()
+        out, self._parts, self._len = self._parts, [], 0
+        return out
+
+    def __len__(self) -> int:
+        return self._len
+
+
+def _writev_all(fd: int, parts: list[bytes]) -> None:
+    """Write every byte of ``parts`` in order, with as few system calls as possible."""
+    i = 0
+    while i < len(parts):
+        batch = parts[i : i + _IOV_BATCH]
+        done = os.writev(fd, batch)
+        for part in batch:
+            if done >= len(part):
+                done -= len(part)
+                i += 1
+                continue
+            _write_all(lambda b: os.write(fd, b), memoryview(part)[done:])
+            i += 1
+            break
+
+
+def _write_all(write: Callable[[Any], int | None], data: bytes | memoryview) -> None:
     """Write every byte (raw files may accept only part of a buffer)."""
     view = memoryview(data)
     while view:
@@ -161,55 +226,26 @@ class _Sink(Protocol):
     can_rewind: bool
     writes: bool
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, parts: list[bytes]) -> None: ...
 
     def rewind(self) -> None: ...
 
 
-#: A path download asks the kernel to write back every this many bytes, on a thread of its
-#: own, so the disk works while the digests are computed and the final fsync is short.
-FLUSH_EVERY = 64 * 1024 * 1024
-_datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
-
-
 class _FdSink:
-    """The temporary file of a path download, flushed to disk in the background as it grows."""
+    """The temporary file of a path download."""
 
     can_rewind = True
     writes = True
 
-    def __init__(self, fd: int, flush_every: int | None = None) -> None:
+    def __init__(self, fd: int) -> None:
         self.fd = fd
-        self._flush_every = FLUSH_EVERY if flush_every is None else flush_every
-        self._since_flush = 0
-        self._flusher: ThreadPoolExecutor | None = None
-        self._flush: Future[None] | None = None
 
-    def write(self, data: bytes) -> None:
-        _write_all(lambda b: os.write(self.fd, b), data)
-        self._since_flush += len(data)
-        if self._since_flush >= self._flush_every and (
-            self._flush is None or self._flush.done()
-        ):
-            self._since_flush = 0
-            if self._flush is not None:
-                self._flush.result()  # a failed write-back (EIO, ENOSPC) surfaces here
-            if self._flusher is None:
-                self._flusher = ThreadPoolExecutor(1, thread_name_prefix="imgcompat-flush")
-            self._flush = self._flusher.submit(_datasync, self.fd)
+    def write(self, parts: list[bytes]) -> None:
+        _writev_all(self.fd, parts)
 
     def rewind(self) -> None:
         os.lseek(self.fd, 0, os.SEEK_SET)
         os.ftruncate(self.fd, 0)
-
-    def close(self) -> None:
-        """Wait for the background flush (the fd must outlive it); raise its error."""
-        flush, self._flush = self._flush, None
-        if self._flusher is not None:
-            self._flusher.shutdown(wait=True)
-            self._flusher = None
-        if flush is not None:
-            flush.result()
 
 
 class _FileSink:
@@ -227,8 +263,9 @@ class _FileSink:
             self._start = None
         self.can_rewind = self._start is not None
 
-    def write(self, data: bytes) -> None:
-        _write_all(self.fileobj.write, data)
+    def write(self, parts: list[bytes]) -> None:
+        for part in parts:
+            _write_all(self.fileobj.write, part)
 
     def rewind(self) -> None:
         if self._start is None:  # pragma: no cover - Resumer never asks without can_rewind
@@ -243,7 +280,7 @@ class _NullSink:
     can_rewind = False
     writes = False
 
-    def write(self, data: bytes) -> None:  # pragma: no cover - never submitted
+    def write(self, parts: list[bytes]) -> None:  # pragma: no cover - never submitted
         return None
 
     def rewind(self) -> None:  # pragma: no cover - can_rewind is False
@@ -283,7 +320,7 @@ class _Engine:
             can_rewind=sink.can_rewind,
             image_id=image_id,
         )
-        self.coalescer = _Coalescer(chunk_size)
+        self.gatherer = _Gatherer(chunk_size)
         self.pending: list[Future[None]] = []
         # parallel: one worker per digest plus the writer; serial but off the event loop:
         # one worker doing all three in turn; serial sync: no threads at all.
@@ -316,8 +353,8 @@ class _Engine:
 
     # -- bytes
 
-    def accept(self, chunk: bytes) -> bytes | None:
-        """Take one network chunk; a full buffer comes back when one is ready to submit."""
+    def accept(self, chunk: bytes) -> list[bytes] | None:
+        """Take one network chunk; a full batch comes back when one is ready to submit."""
         if self.skip:
             if len(chunk) <= self.skip:
                 self.skip -= len(chunk)
@@ -326,19 +363,20 @@ class _Engine:
             self.skip = 0
         if not chunk:
             return None
-        return self.coalescer.add(chunk)
+        return self.gatherer.add(chunk)
 
-    def leftover(self) -> bytes | None:
-        """The partial buffer, once the body ended or broke."""
-        return self.coalescer.take() if len(self.coalescer) else None
+    def leftover(self) -> list[bytes] | None:
+        """The partial batch, once the body ended or broke."""
+        return self.gatherer.take() if len(self.gatherer) else None
 
-    def submit(self, buf: bytes) -> list[Future[None]]:
-        """Hash and write ``buf``; the previous buffer's futures must be done already."""
-        self.verifier.count(len(buf))
-        self.resumer.advance(len(buf))
-        jobs: list[Callable[[], None]] = [_bind(h, buf) for h in self.verifier.hashers]
+    def submit(self, parts: list[bytes]) -> list[Future[None]]:
+        """Hash and write a batch; the previous batch's futures must be done already."""
+        n = sum(map(len, parts))
+        self.verifier.count(n)
+        self.resumer.advance(n)
+        jobs: list[Callable[[], None]] = [_bind(h, parts) for h in self.verifier.hashers]
         if self.sink.writes:
-            jobs.append(lambda: self.sink.write(buf))
+            jobs.append(lambda: self.sink.write(parts))
         if self.pool is None:
             for job in jobs:
                 job()
@@ -396,8 +434,12 @@ class _Engine:
             self.pool = None
 
 
-def _bind(h: Hasher, buf: bytes) -> Callable[[], None]:
-    return lambda: h.update(buf)
+def _bind(h: Hasher, parts: list[bytes]) -> Callable[[], None]:
+    def run() -> None:
+        for part in parts:
+            h.update(part)
+
+    return run
 
 
 def _chain(jobs: list[Callable[[], None]]) -> Callable[[], None]:
@@ -408,33 +450,35 @@ def _chain(jobs: list[Callable[[], None]]) -> Callable[[], None]:
     return run
 
 
-def _run_sync(engine: _Engine, open_stream: OpenStream) -> Generator[bytes, None, None]:
-    """The sync download loop; yields each buffer once it was submitted."""
+def _run_sync(
+    engine: _Engine, open_stream: OpenStream
+) -> Generator[list[bytes], None, None]:
+    """The sync download loop; yields each batch once it was submitted."""
     while True:
         try:
             with open_stream(engine.resumer.ask()) as stream:
                 engine.start(stream.status_code, stream.headers)
                 for chunk in stream.iter_chunks():
-                    buf = engine.accept(chunk)
-                    if buf is not None:
+                    batch = engine.accept(chunk)
+                    if batch is not None:
                         engine.done_with_previous()
-                        engine.submit(buf)
-                        yield buf
+                        engine.submit(batch)
+                        yield batch
         except TransferInterrupted as exc:
-            buf = engine.leftover()
-            if buf is not None:
+            batch = engine.leftover()
+            if batch is not None:
                 engine.done_with_previous()
-                engine.submit(buf)
-                yield buf
+                engine.submit(batch)
+                yield batch
             engine.done_with_previous()
             if engine.interrupted(exc):
                 return
             continue
-        buf = engine.leftover()
-        if buf is not None:
+        batch = engine.leftover()
+        if batch is not None:
             engine.done_with_previous()
-            engine.submit(buf)
-            yield buf
+            engine.submit(batch)
+            yield batch
         engine.done_with_previous()
         if engine.body_ended():
             return
@@ -442,7 +486,7 @@ def _run_sync(engine: _Engine, open_stream: OpenStream) -> Generator[bytes, None
 
 async def _run_async(
     engine: _Engine, open_stream: AsyncOpenStream
-) -> AsyncGenerator[bytes, None]:
+) -> AsyncGenerator[list[bytes], None]:
     """The async download loop: the same steps, awaiting the pool instead of blocking."""
 
     async def drain() -> None:
@@ -450,32 +494,32 @@ async def _run_async(
             await asyncio.wait([asyncio.wrap_future(f) for f in engine.pending])
         engine.done_with_previous()
 
-    async def submit(buf: bytes) -> None:
+    async def submit(parts: list[bytes]) -> None:
         await drain()
-        engine.submit(buf)
+        engine.submit(parts)
 
     while True:
         try:
             async with open_stream(engine.resumer.ask()) as stream:
                 engine.start(stream.status_code, stream.headers)
                 async for chunk in stream.aiter_chunks():
-                    buf = engine.accept(chunk)
-                    if buf is not None:
-                        await submit(buf)
-                        yield buf
+                    batch = engine.accept(chunk)
+                    if batch is not None:
+                        await submit(batch)
+                        yield batch
         except TransferInterrupted as exc:
-            buf = engine.leftover()
-            if buf is not None:
-                await submit(buf)
-                yield buf
+            batch = engine.leftover()
+            if batch is not None:
+                await submit(batch)
+                yield batch
             await drain()
             if engine.interrupted(exc):
                 return
             continue
-        buf = engine.leftover()
-        if buf is not None:
-            await submit(buf)
-            yield buf
+        batch = engine.leftover()
+        if batch is not None:
+            await submit(batch)
+            yield batch
         await drain()
         if engine.body_ended():
             return
@@ -489,7 +533,6 @@ class _TempFile:
 
     def __init__(self, dest: Path) -> None:
         self.dest = dest
-        self._sink: _FdSink | None = None
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         flags |= getattr(os, "O_BINARY", 0)
         for _ in range(16):
@@ -504,17 +547,13 @@ class _TempFile:
 
     def sink(self) -> _FdSink:
         assert self.fd is not None
-        if self._sink is None:
-            self._sink = _FdSink(self.fd)
-        return self._sink
+        return _FdSink(self.fd)
 
     def commit(self) -> None:
         """fsync, rename over the destination, fsync the directory (the rename's record)."""
         fd, self.fd = self.fd, None
         assert fd is not None
         try:
-            if self._sink is not None:
-                self._sink.close()
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -522,9 +561,6 @@ class _TempFile:
         _fsync_dir(self.dest.parent)
 
     def discard(self) -> None:
-        if self._sink is not None:
-            with contextlib.suppress(OSError):
-                self._sink.close()
         fd, self.fd = self.fd, None
         if fd is not None:
             with contextlib.suppress(OSError):
@@ -713,8 +749,9 @@ def iter_download(
 ) -> Iterator[bytes]:
     """Yield the image's bytes, verified as they pass.
 
-    The last buffer is held back until every digest matched, so a corrupt image never
-    reaches its caller complete: the final ``next()`` raises :class:`ChecksumMismatch`.
+    Pieces come as the network delivered them. The last ``chunk_size`` bytes or so are held
+    back until every digest matched, so a corrupt image never reaches its caller complete:
+    the final ``next()`` raises :class:`ChecksumMismatch`.
     Bytes repeated by a server that ignored ``Range`` are skipped, never yielded twice.
     Nothing happens until the first ``next()``.
     """
@@ -724,15 +761,13 @@ def iter_download(
             parallel=parallel, off_loop=False,
         )
     try:
-        held: bytes | None = None
+        held: list[bytes] = []
         with contextlib.closing(_run_sync(engine, open_stream)) as run:
-            for buf in run:
-                if held is not None:
-                    yield held
-                held = buf
+            for parts in run:
+                yield from held
+                held = parts
         engine.finish()
-        if held is not None:
-            yield held
+        yield from held
     finally:
         engine.abandon()
 
@@ -755,18 +790,18 @@ async def aiter_download(
             parallel=parallel, off_loop=True,
         )
     try:
-        held: bytes | None = None
+        held: list[bytes] = []
         run = _run_async(engine, open_stream)
         try:
-            async for buf in run:
-                if held is not None:
-                    yield held
-                held = buf
+            async for parts in run:
+                for piece in held:
+                    yield piece
+                held = parts
         finally:
             await run.aclose()
         engine.finish()
-        if held is not None:
-            yield held
+        for piece in held:
+            yield piece
     finally:
         engine.abandon()
 
@@ -894,7 +929,7 @@ class UploadSource:
             for block in self._blocks():
                 _finish_all(pending)
                 self._account(len(block))
-                pending = [pool.submit(_bind(h, block)) for h in self._hashers]
+                pending = [pool.submit(_bind(h, [block])) for h in self._hashers]
                 yield block
             _finish_all(pending)
             self._end()
@@ -916,7 +951,7 @@ class UploadSource:
                     await asyncio.wait([asyncio.wrap_future(f) for f in pending])
                 _finish_all(pending)
                 self._account(len(block))
-                pending = [pool.submit(_bind(h, block)) for h in self._hashers]
+                pending = [pool.submit(_bind(h, [block])) for h in self._hashers]
                 yield block
             if pending:
                 await asyncio.wait([asyncio.wrap_future(f) for f in pending])

@@ -10,8 +10,9 @@ as it arrived; the translation's ``Loss`` report says so (see :func:`header_loss
 
 from __future__ import annotations
 
+import functools
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -26,7 +27,7 @@ from .fields import (
     Kind,
 )
 from .model import Loss, V1Image
-from .schema import validate
+from .schema import _compile, load_schema, validate
 
 Headers = tuple[tuple[str, str], ...]
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]]
@@ -88,7 +89,9 @@ def v1_headers_to_v1image(
     """
     lowered = _lower_pairs(headers)
     meta = {k: v for k, v in lowered.items() if k.startswith(V1_META_PREFIX)}
-    validate("v1-headers", meta if strict else _known_only(meta))
+    checked = meta if strict else _known_only(meta)
+    if not _fast_valid(checked):
+        validate("v1-headers", checked)
     values: dict[str, Any] = {}
     properties: dict[str, str] = {}
     for name, raw in meta.items():
@@ -108,6 +111,115 @@ def v1_headers_to_v1image(
         text = decode_text(raw, name) if percent_decode else raw
         values[f.v1] = scalars.from_text(f, text)
     return V1Image(**values, properties=properties)
+
+
+#: Keywords the fast header check understands; a subschema using any other one is left to
+#: the full JSON Schema validator.
+_FAST_KEYWORDS = frozenset({"$ref", "type", "pattern", "maxLength", "description",
+                            "x-message", "examples"})
+_Check = Callable[[str], bool] | None
+
+
+def _resolve(root: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any] | None:
+    """A subschema with its local ``$ref`` chain merged in; None if it is not that simple."""
+    merged: dict[str, Any] = {}
+    seen = 0
+    while True:
+        if set(schema) - _FAST_KEYWORDS or seen > 8:
+            return None
+        for key, value in schema.items():
+            merged.setdefault(key, value)
+        ref = schema.get("$ref")
+        if ref is None:
+            return merged
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            return None
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        if not isinstance(target, dict):
+            return None
+        schema, seen = target, seen + 1
+
+
+def _string_check(root: dict[str, Any], schema: Any) -> _Check:
+    """A compiled ``str -> bool`` for a string subschema, or None when it is not simple."""
+    sub = _resolve(root, schema) if isinstance(schema, dict) else None
+    if sub is None or sub.get("type") != "string":
+        return None
+    regex = _compile(sub["pattern"]) if "pattern" in sub else None
+    limit = sub.get("maxLength")
+
+    def check(value: str) -> bool:
+        if regex is not None and regex.search(value) is None:
+            return False
+        return limit is None or len(value) <= limit
+
+    return check
+
+
+def _any_name(name: str) -> bool:
+    return True
+
+
+#: ``(property checks, pattern checks, name check, additional names allowed)``.
+_Rules = tuple[dict[str, _Check], list[tuple[Any, _Check]], _Check, bool]
+
+
+@functools.cache
+def _fast_rules() -> _Rules:
+    """The ``v1-headers`` schema compiled to plain checks (same file, same semantics)."""
+    root = load_schema("v1-headers")
+    props = {name: _string_check(root, sub) for name, sub in root.get("properties", {}).items()}
+    patterns = [(_compile(p), _string_check(root, sub))
+                for p, sub in root.get("patternProperties", {}).items()]
+    names: _Check = _any_name
+    if "propertyNames" in root:
+        names = _string_check(root, root["propertyNames"])
+    additional = root.get("additionalProperties", True) in (True, {})
+    return props, patterns, names, additional
+
+
+@functools.lru_cache(maxsize=4096)
+def _checks_for(name: str) -> tuple[Callable[[str], bool], ...] | None:
+    """The value checks the schema applies to header ``name``; None when unsure or refused."""
+    props, patterns, names, additional = _fast_rules()
+    if names is None or not names(name):
+        return None
+    checks: list[Callable[[str], bool]] = []
+    matched = name in props
+    if matched:
+        check = props[name]
+        if check is None:
+            return None
+        checks.append(check)
+    for regex, pattern_check in patterns:
+        if regex.search(name) is not None:
+            matched = True
+            if pattern_check is None:
+                return None
+            checks.append(pattern_check)
+    if not matched and not additional:
+        return None
+    return tuple(checks)
+
+
+def _fast_valid(meta: dict[str, str]) -> bool:
+    """True when ``meta`` certainly passes the ``v1-headers`` schema.
+
+    The full validator is slow (it dominated parsing); this check is compiled from the same
+    schema and answers False whenever it is unsure, and then the full validator decides (and
+    names the field). It never accepts what the schema refuses: ``properties`` and every
+    matching ``patternProperties`` entry apply, ``additionalProperties`` only when none does.
+    """
+    for name, value in meta.items():
+        checks = _checks_for(name)
+        if checks is None or not isinstance(value, str):
+            return False
+        for check in checks:
+            if not check(value):
+                return False
+    return True
 
 
 def _known_only(meta: dict[str, str]) -> dict[str, str]:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-# the helpers module beside this file, importable whatever the import mode or packaging
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from clitools import CannedServer, versions_doc
-
 from imgcompat.testing import Emulator, serve
+
+# the helpers module beside this file, importable whatever the import mode or packaging
+from tests.cli.clitools import CannedServer, versions_doc
 
 
 @pytest.fixture

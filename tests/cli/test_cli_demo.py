@@ -9,7 +9,6 @@ from typing import Any
 
 import attrs
 import pytest
-from clitools import assert_one_line_error, free_port, run_cli
 from rich.console import Console
 
 from imgcompat.demo import (
@@ -25,6 +24,7 @@ from imgcompat.discovery import VersionChoice
 from imgcompat.enums import Api
 from imgcompat.model import Image, Loss
 from imgcompat.testing import Emulator, serve
+from tests.cli.clitools import assert_one_line_error, free_port, run_cli
 
 SMALL = 64 * 1024
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from clitools import CannedServer, assert_one_line_error, free_port, run_cli, versions_doc
+from tests.cli.clitools import CannedServer, assert_one_line_error, free_port, run_cli, versions_doc
 
 
 def test_discover_prefers_the_highest_v2_of_an_unsorted_list(

@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from clitools import IMGCOMPAT, assert_one_line_error, clean_env, free_port, run_cli
 
 from imgcompat.testing import Emulator
+from tests.cli.clitools import IMGCOMPAT, assert_one_line_error, clean_env, free_port, run_cli
 
 SECRET = "s3cr3t-token-value"
 

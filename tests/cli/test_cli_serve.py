@@ -10,7 +10,8 @@ import time
 
 import httpx
 import pytest
-from clitools import IMGCOMPAT, assert_one_line_error, clean_env, free_port, run_cli
+
+from tests.cli.clitools import IMGCOMPAT, assert_one_line_error, clean_env, free_port, run_cli
 
 
 def wait_for_versions(url: str, proc: subprocess.Popen[str]) -> httpx.Response:

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from clitools import assert_one_line_error, run_cli
+
+from tests.cli.clitools import assert_one_line_error, run_cli
 
 V1_HEADERS = """HTTP/1.1 200 OK
 Content-Length: 0

@@ -18,7 +18,6 @@ from pathlib import Path
 import attrs
 import pytest
 
-from contract.harness import Glance, payload
 from imgcompat.enums import Api, DiskFormat, Status, Visibility
 from imgcompat.errors import (
     Conflict,
@@ -30,6 +29,7 @@ from imgcompat.errors import (
 )
 from imgcompat.plan import EMPTY_IMAGE_DISK_FORMATS
 from imgcompat.seam import to_seam_dict
+from tests.contract.harness import Glance, payload
 
 
 class ContractCases:

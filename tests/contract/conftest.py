@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from contract.harness import Glance, build_client, collect_losses
 from imgcompat.enums import Api
 from imgcompat.testing import Emulator
+from tests.contract.harness import Glance, build_client, collect_losses
 
 MODES = {"v1": ("v1", Api.V1), "v2": ("v2", Api.V2), "both": ("both", Api.V2),
          "both-pinned-v1": ("both", Api.V1)}

@@ -10,13 +10,13 @@ import attrs
 import pytest
 from tenacity import wait_none
 
-from contract.harness import payload
 from imgcompat.client import ImageClient
 from imgcompat.enums import Api
 from imgcompat.model import Image
 from imgcompat.seam import to_seam_dict
 from imgcompat.testing import Emulator
 from imgcompat.translate import image_to_v1, image_to_v2
+from tests.contract.harness import payload
 
 SERVER = "http://glance.test"
 #: Different on two servers by nature, not by translation.

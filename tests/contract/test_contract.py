@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contract.cases import ContractCases
+from tests.contract.cases import ContractCases
 
 
 class TestContractOnEmulator(ContractCases):

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import tenacity
 
-sys.path.insert(0, str(Path(__file__).parent))
-from faultkit import DATA, Glance
-
 from imgcompat.client import ImageClient
 from imgcompat.model import Image
 from imgcompat.testing import Emulator, serve
+from tests.faults.faultkit import DATA, Glance
 
 
 @pytest.fixture(scope="module", params=["v1", "v2"])

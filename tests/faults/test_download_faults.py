@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import tenacity
-from faultkit import DATA, SIZE, Glance, leftovers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,6 +32,7 @@ from imgcompat.errors import (
 )
 from imgcompat.integrity import Verified
 from imgcompat.model import Image
+from tests.faults.faultkit import DATA, SIZE, Glance, leftovers
 
 MD5 = hashlib.md5(DATA).hexdigest()
 SHA512 = hashlib.sha512(DATA).hexdigest()
@@ -277,12 +277,13 @@ def test_disk_full_path_cleans_up(
     real = transfer._FdSink.write
     written = 0
 
-    def filling(self: transfer._FdSink, data: bytes) -> None:
+    def filling(self: transfer._FdSink, parts: list[bytes]) -> None:
         nonlocal written
-        if written + len(data) > 3_000_000:
+        n = sum(map(len, parts))
+        if written + n > 3_000_000:
             raise OSError(errno.ENOSPC, "No space left on device")
-        written += len(data)
-        real(self, data)
+        written += n
+        real(self, parts)
 
     monkeypatch.setattr(transfer._FdSink, "write", filling)
     dest = tmp_path / "image.raw"

@@ -11,7 +11,6 @@ from typing import Any
 import attrs
 import pytest
 import tenacity
-from faultkit import DATA, SIZE, Glance
 
 from imgcompat.aclient import AsyncImageClient
 from imgcompat.client import ImageClient
@@ -20,6 +19,7 @@ from imgcompat.errors import ChecksumMismatch, ImgcompatError
 from imgcompat.integrity import SizeMismatch
 from imgcompat.model import Image
 from imgcompat.testing.data import Stored
+from tests.faults.faultkit import DATA, SIZE, Glance
 
 MD5 = hashlib.md5(DATA).hexdigest()
 SHA512 = hashlib.sha512(DATA).hexdigest()

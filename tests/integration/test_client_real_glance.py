@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from tenacity import wait_fixed
 
-from contract.cases import ContractCases
-from contract.harness import Glance, build_client, collect_losses
 from imgcompat.enums import Api
+from tests.contract.cases import ContractCases
+from tests.contract.harness import Glance, build_client, collect_losses
 
 pytestmark = pytest.mark.integration
 

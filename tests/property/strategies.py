@@ -23,7 +23,14 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from imgcompat.enums import V1_STATUSES, ContainerFormat, DiskFormat, Status, Visibility
+from imgcompat.enums import (
+    V1_STATUSES,
+    ContainerFormat,
+    DiskFormat,
+    OpenStrEnum,
+    Status,
+    Visibility,
+)
 from imgcompat.fields import (
     BY_V2_KEY,
     FIELDS,
@@ -60,8 +67,8 @@ def _datetimes(api: str) -> Strategy:
     return base.map(lambda d: d.replace(tzinfo=UTC))
 
 
-def _open_enum(enum: type[Any], known: Any = None) -> Strategy:
-    members = sorted(known if known is not None else list(enum), key=str)
+def _open_enum(enum: type[OpenStrEnum]) -> Strategy:
+    members: list[OpenStrEnum] = sorted(enum, key=str)
     return st.one_of(st.sampled_from(members), UNKNOWN_ENUM.map(enum))
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import v1_images, v2_images
 
 from imgcompat import (
     ImgcompatError,
@@ -28,6 +27,7 @@ from imgcompat import (
 from imgcompat.model import Image
 from imgcompat.v1 import v1image_to_v1_headers, v1image_to_v1_json
 from imgcompat.v2 import v2image_to_v2_json
+from tests.property.strategies import v1_images, v2_images
 
 #: Every code point, surrogates and control characters (CR, LF, NUL) included.
 ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=16)

@@ -8,15 +8,15 @@ import attrs
 import jsonpatch
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import SHORT_TEXT, images, property_names
 
 from imgcompat import to_v2, v1_update_headers, v2_patch
 from imgcompat.enums import Visibility
 from imgcompat.fields import BY_V2_KEY
 from imgcompat.model import Image
 from imgcompat.v1 import v1_headers_to_v1image
+from tests.property.strategies import SHORT_TEXT, images, property_names
 
-_READ_ONLY_PATHS = {"/" + f.v2 for f in BY_V2_KEY.values() if f.read_only}
+_READ_ONLY_PATHS = {"/" + key for key, f in BY_V2_KEY.items() if f.read_only}
 
 
 @st.composite

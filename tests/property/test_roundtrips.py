@@ -7,7 +7,6 @@ from typing import Any
 import attrs
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import images, v1_images, v2_images
 
 from imgcompat import from_v1_headers, from_v2, to_v1_headers, to_v2
 from imgcompat.fields import FIELDS, V1_FIELDS
@@ -21,6 +20,7 @@ from imgcompat.v1 import (
     v1image_to_v1_json,
 )
 from imgcompat.v2 import v2image_to_v2_json
+from tests.property.strategies import images, v1_images, v2_images
 
 #: The v2 base fields the seam record carries (links and stores are server-made, not seam).
 SEAM_V2 = tuple(f for f in FIELDS if f.base and f.v2 is not None and f.in_seam)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import attrs
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import KIND_STRATEGIES, v1_images, v2_images
 
 from imgcompat.fields import FIELDS, V1_FIELDS, Kind, v2_fields_for_minor
 from imgcompat.model import V1Image, V2Image
+from tests.property.strategies import KIND_STRATEGIES, v1_images, v2_images
 
 
 def test_every_kind_has_a_strategy() -> None:
     assert set(Kind) == set(KIND_STRATEGIES)
 
 
+@settings(max_examples=20)  # coverage of the table, not a property: a few draws suffice
 @given(st.data())
 def test_every_field_of_the_table_has_a_strategy(data: st.DataObject) -> None:
     for f in FIELDS:
@@ -28,6 +29,7 @@ def test_records_are_built_from_the_table() -> None:
     assert {f.name for f in v2_fields_for_minor(99)} <= set(attrs.fields_dict(V2Image))
 
 
+@settings(max_examples=100)
 @given(v2_images(), v1_images())
 def test_generated_records_set_every_base_field(v2: V2Image, v1: V1Image) -> None:
     assert v2.id is not None

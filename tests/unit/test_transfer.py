@@ -287,9 +287,9 @@ def test_checksum_learned_from_response_headers(tmp_path: Path) -> None:
 def test_disk_full_on_path_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     written = 0
 
-    def full(self: Any, data: bytes) -> None:
+    def full(self: Any, parts: list[bytes]) -> None:
         nonlocal written
-        written += len(data)
+        written += sum(map(len, parts))
         if written > 100_000:
             raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -301,32 +301,6 @@ def test_disk_full_on_path_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert info.value.errno == errno.ENOSPC
     assert dest.read_bytes() == b"old"
     assert leftovers(tmp_path) == []
-
-
-def test_path_download_flushes_in_the_background(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    synced: list[int] = []
-    monkeypatch.setattr(transfer, "FLUSH_EVERY", 64 * 1024)
-    monkeypatch.setattr(transfer, "_datasync", synced.append)
-    dest = tmp_path / "image.raw"
-    download_to_path(FakeServer().open, EXPECTED, dest, image_id="i", chunk_size=32 * 1024)
-    assert dest.read_bytes() == DATA
-    assert synced  # write-back was started before the final fsync
-
-
-def test_failed_background_flush_fails_the_download(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def eio(fd: int) -> None:
-        raise OSError(errno.EIO, "I/O error")
-
-    monkeypatch.setattr(transfer, "FLUSH_EVERY", 64 * 1024)
-    monkeypatch.setattr(transfer, "_datasync", eio)
-    dest = tmp_path / "image.raw"
-    with pytest.raises(OSError, match="I/O error"):
-        download_to_path(FakeServer().open, EXPECTED, dest, image_id="i", chunk_size=32 * 1024)
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_keyboard_interrupt_mid_stream_cleans_up(tmp_path: Path) -> None:

@@ -171,7 +171,7 @@ def test_empty_property_name_refused() -> None:
 
 def test_headers_must_be_text() -> None:
     with pytest.raises(InvalidRecord):
-        v1_headers_to_v1image({"x-image-meta-name": 5})  # type: ignore[dict-item]
+        v1_headers_to_v1image({"x-image-meta-name": 5})  # type: ignore[arg-type]
     with pytest.raises(InvalidRecord):
         v1_headers_to_v1image(None)  # type: ignore[arg-type]
 
