@@ -15,8 +15,7 @@ import httpx
 from tenacity.wait import wait_base
 
 from . import plan
-from .client import ClientState, LossCallback, build_state
-from .config import from_env, parse_version
+from .client import ClientState, ClientViews, LossCallback, build_state
 from .discovery import VersionChoice
 from .enums import Api, ContainerFormat, DiskFormat
 from .immutable import JSON
@@ -47,7 +46,7 @@ class AsyncListing(AsyncIterator[Image]):
         return await anext(self._pages)
 
 
-class AsyncImageClient:
+class AsyncImageClient(ClientViews):
     """The image seam over Glance v1, v2 or both, for asyncio callers."""
 
     def __init__(
@@ -75,41 +74,16 @@ class AsyncImageClient:
             backoff=backoff, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
             transport=transport)
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Self:
-        config = from_env(environ)
-        kwargs: dict[str, Any] = {
-            "num_retries": config.num_retries, "version": config.version,
-            "token": config.token, "session": config.session, "verify": config.verify,
-            "timeout": config.timeout, "connect_timeout": config.connect_timeout}
-        kwargs.update(options)
-        return cls(config.api_servers, **kwargs)
-
-    def pinned(self, version: Api | str | None) -> Self:
-        view = object.__new__(type(self))
-        view.__dict__.update(self.__dict__)
-        view._pin = parse_version(version)
-        return view
-
-    def __repr__(self) -> str:
-        return (f"{type(self).__name__}(api_servers={list(self._state.roots)!r}, "
-                f"version={self._pin.value if self._pin else None!r}, "
-                f"auth={self._state.auth!r})")
-
     # ------------------------------------------------------------------ the loop
-
-    @property
-    def version_choice(self) -> VersionChoice | None:
-        return self._state.cached_choice(self._pin)
 
     async def discover(self) -> VersionChoice:
         cached = self._state.cached_choice(self._pin)
         if cached is not None:
-            return cached
+            return self._speaking(cached)
         response = await self._transport.send(plan.discovery_request())
         versions, choice = plan.judge_versions(response, self._pin,
                                                endpoint=self._state.endpoints[0].root)
-        return self._state.remember(versions, choice, self._pin)
+        return self._speaking(self._state.remember(versions, choice, self._pin))
 
     async def _perform(self, step: plan.Step) -> Any:
         if isinstance(step, plan.Request):

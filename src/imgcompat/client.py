@@ -135,7 +135,54 @@ class Listing(Iterator[Image]):
         return next(self._pages)
 
 
-class ImageClient:
+class ClientViews:
+    """What the sync and async clients share beyond the plans: construction from the
+    environment, pinned views, the repr, and naming a v1-pinning caller in a warning."""
+
+    _state: ClientState
+    _pin: Api | None
+    _caller: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Self:
+        """A client from ``OS_*`` variables (:mod:`imgcompat.config`); ``options`` win."""
+        config = from_env(environ)
+        kwargs: dict[str, Any] = {
+            "num_retries": config.num_retries, "version": config.version,
+            "token": config.token, "session": config.session, "verify": config.verify,
+            "timeout": config.timeout, "connect_timeout": config.connect_timeout}
+        kwargs.update(options)
+        return cls(config.api_servers, **kwargs)  # type: ignore[call-arg]
+
+    def pinned(self, version: Api | str | None, *, caller: str | None = None) -> Self:
+        """A view of this client speaking ``version`` (``None``: discover): same pool,
+        same discovery cache. The per-call-site pin of a driver that cannot use v2 yet;
+        ``caller`` names it in the deprecation warning when the pin is v1."""
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view._pin = parse_version(version)
+        view._caller = caller
+        return view
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(api_servers={list(self._state.roots)!r}, "
+                f"version={self._pin.value if self._pin else None!r}, "
+                f"auth={self._state.auth!r})")
+
+    @property
+    def version_choice(self) -> VersionChoice | None:
+        """The API this view speaks, once discovered (None before the first call)."""
+        return self._state.cached_choice(self._pin)
+
+    def _speaking(self, choice: VersionChoice) -> VersionChoice:
+        if choice.api is Api.V1 and self._caller:
+            self._state.warn_once(
+                f"{self._caller} pins the deprecated Glance v1 API at {choice.root_url}; "
+                "it must move to v2 before v1 is gone")
+        return choice
+
+
+class ImageClient(ClientViews):
     """The image seam over Glance v1, v2 or both (``seam-contract.md``).
 
     ``transport`` injects an httpx transport (tests: ``emulator.sync_transport()``);
@@ -168,46 +215,17 @@ class ImageClient:
             backoff=backoff, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
             transport=transport)
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Self:
-        """A client from ``OS_*`` variables (:mod:`imgcompat.config`); ``options`` win."""
-        config = from_env(environ)
-        kwargs: dict[str, Any] = {
-            "num_retries": config.num_retries, "version": config.version,
-            "token": config.token, "session": config.session, "verify": config.verify,
-            "timeout": config.timeout, "connect_timeout": config.connect_timeout}
-        kwargs.update(options)
-        return cls(config.api_servers, **kwargs)
-
-    def pinned(self, version: Api | str | None) -> Self:
-        """A view of this client speaking ``version`` (``None``: discover): same pool,
-        same discovery cache. The per-call-site pin of a driver that cannot use v2 yet."""
-        view = object.__new__(type(self))
-        view.__dict__.update(self.__dict__)
-        view._pin = parse_version(version)
-        return view
-
-    def __repr__(self) -> str:
-        return (f"{type(self).__name__}(api_servers={list(self._state.roots)!r}, "
-                f"version={self._pin.value if self._pin else None!r}, "
-                f"auth={self._state.auth!r})")
-
     # ------------------------------------------------------------------ the loop
-
-    @property
-    def version_choice(self) -> VersionChoice | None:
-        """The API this view speaks, once discovered (None before the first call)."""
-        return self._state.cached_choice(self._pin)
 
     def discover(self) -> VersionChoice:
         """The API this view speaks: discovered once per client, then cached."""
         cached = self._state.cached_choice(self._pin)
         if cached is not None:
-            return cached
+            return self._speaking(cached)
         response = self._transport.send(plan.discovery_request())
         versions, choice = plan.judge_versions(response, self._pin,
                                                endpoint=self._state.endpoints[0].root)
-        return self._state.remember(versions, choice, self._pin)
+        return self._speaking(self._state.remember(versions, choice, self._pin))
 
     def _perform(self, step: plan.Step) -> Any:
         if isinstance(step, plan.Request):

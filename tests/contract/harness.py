@@ -62,8 +62,8 @@ class AsyncFacade:
     def version_choice(self) -> Any:
         return self.inner.version_choice
 
-    def pinned(self, version: str | None) -> AsyncFacade:
-        return AsyncFacade(self.inner.pinned(version), self._loop)
+    def pinned(self, version: str | None, *, caller: str | None = None) -> AsyncFacade:
+        return AsyncFacade(self.inner.pinned(version, caller=caller), self._loop)
 
     def show(self, *args: Any, **kwargs: Any) -> Image:
         return self._run(self.inner.show(*args, **kwargs))

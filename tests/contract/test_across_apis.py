@@ -3,6 +3,7 @@ v1 pin sharing one client, discovery caching, warnings, and what went over the w
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 
@@ -16,7 +17,7 @@ from imgcompat.model import Image
 from imgcompat.seam import to_seam_dict
 from imgcompat.testing import Emulator
 from imgcompat.translate import image_to_v1, image_to_v2
-from tests.contract.harness import payload
+from tests.contract.harness import build_client, payload
 
 SERVER = "http://glance.test"
 #: Different on two servers by nature, not by translation.
@@ -150,3 +151,27 @@ def test_paging_sends_one_request_per_page() -> None:
     assert len(list(listing)) == 5
     pages = [p for _, p in emulator.requests[before:] if p == "/v1/images/detail"]
     assert len(pages) == 3  # 2 + 2 + 1 (a short page ends a v1 listing)
+
+
+@pytest.mark.parametrize("flavor", ["sync", "async"])
+def test_the_v1_warning_names_each_pinning_caller(
+    flavor: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator = Emulator(api="both")
+    loop = asyncio.new_event_loop() if flavor == "async" else None
+    transport = emulator.sync_transport() if flavor == "sync" else emulator.async_transport()
+    try:
+        client = build_client(flavor, SERVER, transport=transport, loop=loop)
+        with caplog.at_level(logging.WARNING, logger="imgcompat"):
+            made = client.create(_record(), payload(10))
+            for _ in range(2):
+                client.pinned("1", caller="xenapi driver").show(made.id)
+            client.pinned("1", caller="hyperv driver").show(made.id)
+            client.show(made.id)  # v2: no caller warning
+    finally:
+        if loop is not None:
+            loop.close()
+    named = [r.getMessage() for r in caplog.records if "pins the deprecated" in r.getMessage()]
+    assert len(named) == 2, named
+    assert named[0].startswith("xenapi driver pins the deprecated Glance v1 API at " + SERVER)
+    assert named[1].startswith("hyperv driver pins")

@@ -303,6 +303,61 @@ def test_disk_full_on_path_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert leftovers(tmp_path) == []
 
 
+def test_path_download_drops_written_pages_behind_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(transfer, "DROP_BEHIND", 64 * 1024)
+    monkeypatch.setattr(transfer, "_fadvise", lambda fd, off, n, advice: calls.append(
+        (off, n, advice)))
+    dest = tmp_path / "image.raw"
+    download_to_path(FakeServer().open, EXPECTED, dest, image_id="i", chunk_size=32 * 1024)
+    assert dest.read_bytes() == DATA
+    assert len(calls) >= 3
+    assert set(calls) == {(0, 0, os.POSIX_FADV_DONTNEED)}
+    monkeypatch.setattr(transfer, "DROP_BEHIND", 0)
+    calls.clear()
+    download_to_path(FakeServer().open, EXPECTED, dest, image_id="i", chunk_size=32 * 1024)
+    assert calls == []
+
+
+def test_writev_handles_short_writes_and_many_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.writev
+    calls: list[int] = []
+
+    def short_writev(fd: int, buffers: list[bytes]) -> int:
+        calls.append(len(buffers))
+        assert len(buffers) <= 512
+        joined = b"".join(buffers)[:70_001]  # the kernel took only part of it
+        return real(fd, [joined])
+
+    monkeypatch.setattr(os, "writev", short_writev)
+    parts = [bytes([i % 256]) * 20_000 for i in range(600)]
+    path = tmp_path / "out"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        transfer._writev_all(fd, parts)
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"".join(parts)
+    assert len(calls) > 2
+
+
+def test_small_network_pieces_are_joined_large_ones_are_not() -> None:
+    gatherer = transfer._Gatherer(100_000)
+    big = b"B" * 40_000
+    assert gatherer.add(b"a" * 10) is None
+    assert gatherer.add(big) is None
+    assert gatherer.add(b"c" * 20_000) is None
+    batch = gatherer.add(b"d" * 40_000)
+    assert batch is not None
+    assert b"".join(batch) == b"a" * 10 + big + b"c" * 20_000 + b"d" * 40_000
+    assert any(part is big for part in batch)  # not copied
+    assert len(gatherer) == 0
+
+
 def test_keyboard_interrupt_mid_stream_cleans_up(tmp_path: Path) -> None:
     def stop(done: int, _total: int | None) -> None:
         if done > 100_000:
