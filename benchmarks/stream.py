@@ -11,8 +11,10 @@ would; every case runs in a fresh subprocess so its peak RSS is its own. Per siz
 * upload: imgcompat ``ImageClient.create(..., data=path)`` (md5 + sha512 on the fly, record
   checked) against plain httpx streaming the file with the same two hashes.
 
-Run: ``python benchmarks/stream.py`` (256 MiB and 1 GiB, about 2-3 minutes) or
-``python benchmarks/stream.py --size-mib 64`` for a quick look. Not a test: numbers vary.
+Run: ``python benchmarks/stream.py`` (256 MiB and 1 GiB, two rounds, about 4 minutes) or
+``python benchmarks/stream.py --size-mib 64 --repeat 1`` for a quick look. Not a test: on a
+2-core box shared with other work the MB/s move a lot; the CPU seconds per GiB (client and
+emulator) say where the time goes and vary much less.
 """
 
 from __future__ import annotations

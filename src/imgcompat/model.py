@@ -22,8 +22,8 @@ E = TypeVar("E", bound=OpenStrEnum)
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
+    if value is None or (type(value) is datetime and value.tzinfo is UTC):
+        return value  # already what the record holds (the codecs produce this)
     if not isinstance(value, datetime):
         raise InvalidRecord(f"expected a datetime, got {type(value).__name__}")
     if value.tzinfo is None:
@@ -44,28 +44,55 @@ def _enum_or_none(enum: type[E], value: object) -> E | None:
         raise InvalidRecord(f"not a {enum.__name__}: {value!r}") from exc
 
 
+# Converters run on every record built: the common case (already the target type) returns
+# at once; anything else takes the general path.
+
+
 def _opt_status(value: object) -> Status | None:
+    if value is None or type(value) is Status:
+        return value
     return _enum_or_none(Status, value)
 
 
 def _opt_visibility(value: object) -> Visibility | None:
+    if value is None or type(value) is Visibility:
+        return value
     return _enum_or_none(Visibility, value)
 
 
 def _opt_disk_format(value: object) -> DiskFormat | None:
+    if value is None or type(value) is DiskFormat:
+        return value
     return _enum_or_none(DiskFormat, value)
 
 
 def _opt_container_format(value: object) -> ContainerFormat | None:
+    if value is None or type(value) is ContainerFormat:
+        return value
     return _enum_or_none(ContainerFormat, value)
 
 
 def _str_map(value: Mapping[str, str] | None) -> FrozenDict[str, str]:
+    if type(value) is FrozenDict and _STR_ONLY.issuperset(map(type, value)):
+        return value  # immutable with plain str keys: what the copy below would give
     return FrozenDict({str(k): v for k, v in (value or {}).items()})
 
 
+_STR_ONLY = frozenset({str})
+#: Value types ``freeze`` leaves as they are (and that are not list or dict).
+_FROZEN_TYPES = frozenset({str, int, float, bool, type(None), FrozenDict, tuple})
+
+
+def _json_map(value: Mapping[str, JSON] | None) -> FrozenDict[str, JSON]:
+    """``freeze_map``, with a C-speed check for the usual already-frozen flat map."""
+    if (type(value) is FrozenDict and _STR_ONLY.issuperset(map(type, value))
+            and _FROZEN_TYPES.issuperset(map(type, value.values()))):
+        return value
+    return freeze_map(value)
+
+
 def _tuple_of_str(value: Any) -> tuple[str, ...]:
-    return tuple(value or ())
+    return value if type(value) is tuple and not value else tuple(value or ())
 
 
 def _opt_tuple_of_str(value: Any) -> tuple[str, ...] | None:
@@ -81,6 +108,8 @@ class Location:
 
 
 def _locations(value: Any) -> tuple[Location, ...]:
+    if not value:
+        return ()
     out = []
     for item in value or ():
         if isinstance(item, Location):
@@ -183,6 +212,8 @@ class V2Image:
 
 
 def _status(value: object) -> Status:
+    if type(value) is Status:
+        return value
     status = _opt_status(value)
     if status is None:
         raise InvalidRecord("an image needs a status", field="status")
@@ -190,6 +221,8 @@ def _status(value: object) -> Status:
 
 
 def _visibility(value: object) -> Visibility:
+    if type(value) is Visibility:
+        return value
     visibility = _opt_visibility(value)
     if visibility is None:
         raise InvalidRecord("an image needs a visibility", field="visibility")
@@ -230,7 +263,7 @@ class Image:
     direct_url: str | None = None
     locations: tuple[Location, ...] = attrs.field(default=(), converter=_locations)
     tags: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
-    properties: FrozenDict[str, JSON] = attrs.field(factory=FrozenDict, converter=freeze_map)
+    properties: FrozenDict[str, JSON] = attrs.field(factory=FrozenDict, converter=_json_map)
 
     def __attrs_post_init__(self) -> None:
         if self.is_public != (self.visibility == Visibility.PUBLIC):
@@ -241,6 +274,11 @@ class Image:
         if self.deleted_at is not None and not self.deleted:
             raise InvalidRecord("deleted_at set on an image that is not deleted",
                                 field="deleted_at")
+        size, min_disk, min_ram, virtual = self.size, self.min_disk, self.min_ram, self.virtual_size
+        if (type(size) is int and size >= 0 and type(min_disk) is int and min_disk >= 0
+                and type(min_ram) is int and min_ram >= 0
+                and (virtual is None or (type(virtual) is int and virtual >= 0))):
+            return  # the usual case, checked without the loop below
         for name in ("size", "min_disk", "min_ram", "virtual_size"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)

@@ -2,11 +2,11 @@
 
 Every decision (what a response means, when to resume, what the digests must be) is taken
 by :mod:`imgcompat.integrity`; this module only moves bytes. The sync and async loops differ
-in how they read the network; both hand each coalesced buffer (``chunk_size`` bytes) to a
-small thread pool that updates md5 and the multihash side by side and writes the buffer,
-while the next buffer is being read. hashlib releases the GIL on large buffers, so the two
-digests really run in parallel; at most two buffers are in flight, so memory is
-O(``chunk_size``) whatever the image size.
+in how they read the network; both group the network's pieces into batches of about
+``chunk_size`` bytes (without copying them) and hand each batch to a small thread pool that
+updates md5 and the multihash side by side and writes the batch, while the next one is being
+read. hashlib releases the GIL on large buffers, so the digests really run in parallel; at
+most two batches are alive, so memory is O(``chunk_size``) whatever the image size.
 
 httpx is not imported: the clients implement :class:`ByteStream` / :class:`AsyncByteStream`.
 """

@@ -8,6 +8,7 @@ when active, structured properties decoded). Writing (Image -> wire) returns a
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +43,17 @@ def decode_properties(props: FrozenDict[str, str]) -> dict[str, JSON]:
         else:
             out[key] = text
     return out
+
+
+#: Property names whose text :func:`decode_properties` turns into a structure.
+_JSON_PROPERTIES = frozenset(k for k, f in SPECIAL_PROPERTIES.items() if f.kind is Kind.JSON)
+
+
+def _seam_properties(props: FrozenDict[str, str]) -> Mapping[str, JSON]:
+    """:func:`decode_properties`, sharing the frozen map when it has nothing to decode."""
+    if _JSON_PROPERTIES.isdisjoint(props):
+        return props  # same keys and texts; frozen already, so the record may share it
+    return decode_properties(props)
 
 
 def encode_property(key: str, value: JSON, *, api: str) -> tuple[str | None, Loss | None]:
@@ -121,7 +133,7 @@ def v1_to_image(v1: V1Image) -> Image:
         min_ram=v1.min_ram or 0,
         owner=v1.owner,
         direct_url=v1.location,
-        properties=decode_properties(v1.properties),
+        properties=_seam_properties(v1.properties),
     )
 
 
