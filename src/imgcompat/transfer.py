@@ -608,6 +608,31 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _drain(engine: _Engine, open_stream: OpenStream) -> Verified:
+    """Run a download to its end into the engine's sink; the verdict of every digest."""
+    try:
+        with contextlib.closing(_run_sync(engine, open_stream)) as run:
+            for _ in run:
+                pass
+        return engine.finish()
+    finally:
+        engine.abandon()
+
+
+async def _adrain(engine: _Engine, open_stream: AsyncOpenStream) -> Verified:
+    """The async twin of :func:`_drain`."""
+    try:
+        run = _run_async(engine, open_stream)
+        try:
+            async for _ in run:
+                pass
+        finally:
+            await run.aclose()
+        return engine.finish()
+    finally:
+        engine.abandon()
+
+
 def download_to_path(
     open_stream: OpenStream,
     expected: Expected,
@@ -633,13 +658,7 @@ def download_to_path(
             max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
             parallel=parallel, off_loop=False,
         )
-        try:
-            with contextlib.closing(_run_sync(engine, open_stream)) as run:
-                for _ in run:
-                    pass
-            result = engine.finish()
-        finally:
-            engine.abandon()
+        result = _drain(engine, open_stream)
         tmp.commit()
     except BaseException:
         tmp.discard()
@@ -667,16 +686,7 @@ async def adownload_to_path(
             max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
             parallel=parallel, off_loop=True,
         )
-        try:
-            run = _run_async(engine, open_stream)
-            try:
-                async for _ in run:
-                    pass
-            finally:
-                await run.aclose()
-            result = engine.finish()
-        finally:
-            engine.abandon()
+        result = await _adrain(engine, open_stream)
         await _acommit(tmp)
     except BaseException:
         tmp.discard()
@@ -703,17 +713,11 @@ def download_to_file(
     receives each byte once, the repeated ones being skipped.
     """
     engine = _Engine(
-            expected, _FileSink(fileobj), image_id=image_id, progress=progress,
-            max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
-            parallel=parallel, off_loop=False,
-        )
-    try:
-        with contextlib.closing(_run_sync(engine, open_stream)) as run:
-            for _ in run:
-                pass
-        result = engine.finish()
-    finally:
-        engine.abandon()
+        expected, _FileSink(fileobj), image_id=image_id, progress=progress,
+        max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
+        parallel=parallel, off_loop=False,
+    )
+    result = _drain(engine, open_stream)
     fileobj.flush()
     return result
 
@@ -732,20 +736,11 @@ async def adownload_to_file(
 ) -> Verified:
     """The async twin of :func:`download_to_file` (writes run on worker threads)."""
     engine = _Engine(
-            expected, _FileSink(fileobj), image_id=image_id, progress=progress,
-            max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
-            parallel=parallel, off_loop=True,
-        )
-    try:
-        run = _run_async(engine, open_stream)
-        try:
-            async for _ in run:
-                pass
-        finally:
-            await run.aclose()
-        result = engine.finish()
-    finally:
-        engine.abandon()
+        expected, _FileSink(fileobj), image_id=image_id, progress=progress,
+        max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
+        parallel=parallel, off_loop=True,
+    )
+    result = await _adrain(engine, open_stream)
     await asyncio.to_thread(fileobj.flush)
     return result
 
@@ -770,10 +765,10 @@ def iter_download(
     Nothing happens until the first ``next()``.
     """
     engine = _Engine(
-            expected, _NullSink(), image_id=image_id, progress=progress,
-            max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
-            parallel=parallel, off_loop=False,
-        )
+        expected, _NullSink(), image_id=image_id, progress=progress,
+        max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
+        parallel=parallel, off_loop=False,
+    )
     try:
         held: list[bytes] = []
         with contextlib.closing(_run_sync(engine, open_stream)) as run:
@@ -799,10 +794,10 @@ async def aiter_download(
 ) -> AsyncIterator[bytes]:
     """The async twin of :func:`iter_download` (hashing runs off the loop)."""
     engine = _Engine(
-            expected, _NullSink(), image_id=image_id, progress=progress,
-            max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
-            parallel=parallel, off_loop=True,
-        )
+        expected, _NullSink(), image_id=image_id, progress=progress,
+        max_resumes=max_resumes, resumable=resumable, chunk_size=chunk_size,
+        parallel=parallel, off_loop=True,
+    )
     try:
         held: list[bytes] = []
         run = _run_async(engine, open_stream)

@@ -11,6 +11,7 @@ as it arrived; the translation's ``Loss`` report says so (see :func:`header_loss
 from __future__ import annotations
 
 import functools
+import re
 import string
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -26,6 +27,7 @@ from .fields import (
     V1_PURGE_HEADER,
     Kind,
 )
+from .immutable import FrozenDict
 from .model import Loss, V1Image
 from .schema import _compile, load_schema, validate
 
@@ -87,6 +89,22 @@ def v1_headers_to_v1image(
     ``strict`` refuses unknown ``x-image-meta-*`` names as the v1 server did (400);
     ``percent_decode=False`` keeps values exactly as they arrived, as the v1 server stored them.
     """
+    if not isinstance(headers, Mapping):
+        try:  # an iterator is read once: keep the pairs for the reference parse
+            headers = tuple(headers)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRecord("headers must be a mapping or (name, value) pairs") from exc
+    image = _v1image_fast(headers, percent_decode, strict)
+    if image is None:
+        image = _v1image_reference(headers, percent_decode=percent_decode, strict=strict)
+    return image
+
+
+def _v1image_reference(
+    headers: HeaderInput, *, percent_decode: bool = True, strict: bool = False
+) -> V1Image:
+    """The plain parse (every step separate): the oracle of the fast pass, and what runs
+    whenever that pass is unsure, so errors name the header exactly as the schema does."""
     lowered = _lower_pairs(headers)
     meta = {k: v for k, v in lowered.items() if k.startswith(V1_META_PREFIX)}
     checked = meta if strict else _known_only(meta)
@@ -142,20 +160,41 @@ def _resolve(root: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any] | N
         schema, seen = target, seen + 1
 
 
-def _string_check(root: dict[str, Any], schema: Any) -> _Check:
-    """A compiled ``str -> bool`` for a string subschema, or None when it is not simple."""
+#: A pattern that is one character class repeated (``^[...]*$`` or ``^[...]+$``): a value
+#: passes iff each of its characters is in the class, so many values can be checked at
+#: once by matching their concatenation (one regex call instead of one per value).
+_CLASS_RUN = re.compile(r"\^(\[(?:[^\\\]]|\\.)+\])([*+])\$")
+
+
+class _ValueCheck:
+    """One compiled string subschema: ``pattern`` and ``maxLength``, callable on a value.
+
+    ``run`` is set when the pattern is a character-class run (see ``_CLASS_RUN``): then
+    ``run`` matches any concatenation of passing values and ``min_len`` (0 or 1) is the
+    per-value part of the check that concatenation loses.
+    """
+
+    __slots__ = ("regex", "limit", "run", "min_len")
+
+    def __init__(self, pattern: str | None, limit: int | None) -> None:
+        self.regex = _compile(pattern) if pattern is not None else None
+        self.limit = limit
+        found = _CLASS_RUN.fullmatch(pattern) if pattern is not None else None
+        self.run = _compile(f"^{found[1]}*$") if found else None
+        self.min_len = 1 if found and found[2] == "+" else 0
+
+    def __call__(self, value: str) -> bool:
+        if self.regex is not None and self.regex.search(value) is None:
+            return False
+        return self.limit is None or len(value) <= self.limit
+
+
+def _string_check(root: dict[str, Any], schema: Any) -> _ValueCheck | None:
+    """The compiled check of a string subschema, or None when it is not that simple."""
     sub = _resolve(root, schema) if isinstance(schema, dict) else None
     if sub is None or sub.get("type") != "string":
         return None
-    regex = _compile(sub["pattern"]) if "pattern" in sub else None
-    limit = sub.get("maxLength")
-
-    def check(value: str) -> bool:
-        if regex is not None and regex.search(value) is None:
-            return False
-        return limit is None or len(value) <= limit
-
-    return check
+    return _ValueCheck(sub.get("pattern"), sub.get("maxLength"))
 
 
 def _any_name(name: str) -> bool:
@@ -229,6 +268,156 @@ def _known_only(meta: dict[str, str]) -> dict[str, str]:
         if k.startswith(V1_PROPERTY_PREFIX)
         or k[len(V1_META_PREFIX):].replace("-", "_") in BY_V1_KEY
     }
+
+
+#: Field kinds with a handful of values on the wire: their parsed values are remembered.
+_FEW_VALUES = frozenset({Kind.BOOL, Kind.STATUS, Kind.VISIBILITY, Kind.DISK_FORMAT,
+                         Kind.CONTAINER_FORMAT})
+#: At most this many remembered values per header (a hostile peer cannot grow memory).
+_MEMO_LIMIT = 64
+
+
+class _Spec:
+    """How the fast pass reads one lower-case field header name (compiled from the table)."""
+
+    __slots__ = ("attr", "parse", "check", "slot", "memo")
+
+    def __init__(self, attr: str, parse: Callable[[str], Any], check: _ValueCheck,
+                 slot: int, memo: dict[str, tuple[Any]] | None) -> None:
+        self.attr = attr
+        self.parse = parse
+        self.check = check
+        #: Index of the batch this value joins (its check is a class run), else -1.
+        self.slot = slot
+        #: Raw text -> (parsed value,) for the few-valued kinds, filled as values pass.
+        self.memo = memo
+
+
+#: ``(field headers, property value check, property batch slot, batch regexes)``.
+_FastTable = tuple[dict[str, _Spec], _ValueCheck | None, int, tuple[re.Pattern[str], ...]]
+
+
+def _spellings(key: str) -> list[str]:
+    """``a_b`` -> ``a_b``, ``a-b``: the v1 server read "-" as "_" in core field names."""
+    out = [""]
+    for part in key.split("_"):
+        out = [f"{o}{sep}{part}" for o in out for sep in (("_", "-") if o else ("",))]
+    return out
+
+
+@functools.cache
+def _fast_table() -> _FastTable:
+    """The field table and the ``v1-headers`` schema compiled into one dispatch dict.
+
+    A header name goes in only when the schema gives it exactly one simple check; any other
+    name takes the reference parse. Checks that are class runs are batched by slot.
+    """
+    slots: dict[str, int] = {}
+    runs: list[re.Pattern[str]] = []
+
+    def slot_of(check: _ValueCheck) -> int:
+        if check.run is None:
+            return -1
+        if check.run.pattern not in slots:
+            slots[check.run.pattern] = len(runs)
+            runs.append(check.run)
+        return slots[check.run.pattern]
+
+    table: dict[str, _Spec] = {}
+    for f in V1_FIELDS:
+        assert f.v1 is not None
+        parse = scalars.text_parser(f)
+        for spelling in _spellings(f.v1):
+            name = V1_META_PREFIX + spelling
+            checks = _checks_for(name)
+            if checks is None or len(checks) != 1:
+                continue
+            check = checks[0]
+            assert isinstance(check, _ValueCheck)
+            few = f.kind in _FEW_VALUES
+            table[name] = _Spec(f.v1, parse, check, -1 if few else slot_of(check),
+                                {} if few else None)
+    probe = _checks_for(V1_PROPERTY_PREFIX + "x")
+    prop_check = probe[0] if probe is not None and len(probe) == 1 else None
+    assert prop_check is None or isinstance(prop_check, _ValueCheck)
+    prop_slot = slot_of(prop_check) if prop_check is not None else -1
+    return table, prop_check, prop_slot, tuple(runs)
+
+
+_PREFIX_LEN = len(V1_PROPERTY_PREFIX)
+
+
+def _v1image_fast(headers: HeaderInput, percent_decode: bool, strict: bool) -> V1Image | None:
+    """One pass over the headers: lower-case, dispatch, check, parse; None when unsure.
+
+    It accepts only what the schema accepts (the same compiled checks, batched) and gives
+    exactly what :func:`_v1image_reference` gives; on anything else (a check failing, a
+    repeated field, an unusual name, any exception) it returns None and the reference
+    parse decides, naming the header.
+    """
+    table, prop_check, prop_slot, runs = _fast_table()
+    batches: list[list[str]] = [[] for _ in runs]
+    values: dict[str, Any] = {}
+    props: dict[str, str] = {}
+    lower = str.lower  # raises TypeError for a name that is not text
+    get = table.get
+    try:
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        for name, raw in items:
+            lname = lower(name)
+            spec = get(lname)
+            if spec is not None:
+                attr = spec.attr
+                if attr in values:
+                    return None  # two spellings of one field: order matters, reference
+                memo = spec.memo
+                if memo is not None:
+                    hit = memo.get(raw)
+                    if hit is not None:
+                        values[attr] = hit[0]
+                        continue
+                    if not spec.check(raw):
+                        return None
+                    value = spec.parse(decode_text(raw, lname) if percent_decode else raw)
+                    if "%" not in raw and len(memo) < _MEMO_LIMIT:
+                        memo[raw] = (value,)
+                    values[attr] = value
+                    continue
+                check = spec.check
+                if spec.slot >= 0:
+                    if len(raw) < check.min_len or (check.limit is not None
+                                                    and len(raw) > check.limit):
+                        return None
+                    batches[spec.slot].append(raw)
+                elif not check(raw):
+                    return None
+                values[attr] = spec.parse(
+                    decode_text(raw, lname) if percent_decode and "%" in raw else raw)
+            elif lname.startswith(V1_PROPERTY_PREFIX):
+                if prop_slot < 0 or _checks_for(lname) != (prop_check,):
+                    return None
+                assert prop_check is not None
+                if prop_check.min_len > len(raw) or (prop_check.limit is not None
+                                                     and len(raw) > prop_check.limit):
+                    return None
+                batches[prop_slot].append(raw)
+                key = lname[_PREFIX_LEN:]
+                if percent_decode and ("%" in key or "%" in raw):
+                    key, raw = decode_text(key, lname), decode_text(raw, lname)
+                if key in props:
+                    return None
+                props[key] = raw
+            elif lname.startswith(V1_META_PREFIX):
+                if strict or lname[len(V1_META_PREFIX):].replace("-", "_") in BY_V1_KEY:
+                    return None  # refused, or a field spelling the table did not take
+            elif not isinstance(raw, str):
+                return None
+        for run, batch in zip(runs, batches, strict=True):
+            if batch and run.search("".join(batch)) is None:
+                return None
+        return V1Image(**values, properties=FrozenDict(props))
+    except Exception:  # noqa: BLE001 - whatever it was, the reference parse reports it
+        return None
 
 
 def v1image_to_v1_headers(
