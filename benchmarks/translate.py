@@ -14,6 +14,12 @@ installed, its v1 header parse (``ImageManager._image_meta_from_headers``: an un
 and header build (``_image_meta_to_headers``, with and without its wire encoding step
 ``encode_headers``) are measured on the same record in the same run, and the ratio printed.
 Target: our validated, typed parse at no less than 1.5x glanceclient's untyped parse.
+
+Two parse comparisons are printed. The headline: both parse the same plain ``dict``.
+The realistic one: each parses what its HTTP library hands it -- glanceclient a
+``requests.structures.CaseInsensitiveDict`` (what ``requests`` gives it), imgcompat an
+``httpx.Headers`` (what our transport gives it); each container's own iteration cost is
+part of that figure.
 """
 
 from __future__ import annotations
@@ -92,6 +98,16 @@ def _glanceclient() -> Any | None:
     return images.ImageManager(None), http.encode_headers
 
 
+def _realistic_headers(headers: dict[str, str]) -> tuple[Any, Any] | None:
+    """The same headers as each client's HTTP library holds them: (httpx, requests)."""
+    try:
+        import httpx
+        from requests.structures import CaseInsensitiveDict
+    except ImportError:
+        return None
+    return httpx.Headers(headers), CaseInsensitiveDict(headers)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="runs per measurement (median)")
@@ -128,6 +144,14 @@ def main() -> None:
         assert parsed["properties"]["os_distro"] == "ubuntu"
         results["glanceclient v1 headers -> dict"] = ops_per_second(
             lambda: manager._image_meta_from_headers(headers), runs)
+        realistic = _realistic_headers(headers)
+        if realistic is not None:
+            ours, theirs = realistic
+            assert from_v1_headers(ours) == image
+            results["v1 httpx.Headers -> Image"] = ops_per_second(
+                lambda: from_v1_headers(ours), runs)
+            results["glanceclient v1 CaseInsensitiveDict -> dict"] = ops_per_second(
+                lambda: manager._image_meta_from_headers(theirs), runs)
         results["glanceclient v1 meta -> headers"] = ops_per_second(
             lambda: manager._image_meta_to_headers(meta), runs)
         results["glanceclient v1 meta -> headers + encode"] = ops_per_second(
@@ -143,8 +167,14 @@ def main() -> None:
     parse_ratio = results["v1 headers -> Image"] / results["glanceclient v1 headers -> dict"]
     build_ratio = (results["Image -> v1 create headers"]
                    / results["glanceclient v1 meta -> headers + encode"])
-    print(f"v1 parse ratio (imgcompat typed+validated / glanceclient untyped): "
-          f"{parse_ratio:.2f}x (target >= 1.5x: {'met' if parse_ratio >= 1.5 else 'NOT met'})")
+    print(f"v1 parse ratio, plain dict vs plain dict (headline; imgcompat typed+validated / "
+          f"glanceclient untyped): {parse_ratio:.2f}x "
+          f"(target >= 1.5x: {'met' if parse_ratio >= 1.5 else 'NOT met'})")
+    if "v1 httpx.Headers -> Image" in results:
+        real_ratio = (results["v1 httpx.Headers -> Image"]
+                      / results["glanceclient v1 CaseInsensitiveDict -> dict"])
+        print(f"v1 parse ratio, realistic (imgcompat from httpx.Headers / glanceclient from "
+              f"requests CaseInsensitiveDict): {real_ratio:.2f}x")
     print(f"v1 build ratio (imgcompat encoded / glanceclient encoded): {build_ratio:.2f}x")
 
 

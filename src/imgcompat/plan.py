@@ -32,6 +32,7 @@ from .errors import (
     UnsupportedMediaType,
     error_for,
 )
+from .fields import V1_PROPERTY_PREFIX
 from .immutable import JSON
 from .model import Image, Loss
 from .query import filters_for, is_paging_key
@@ -605,8 +606,12 @@ def _update_v1(
     if translated.losses:
         yield Report(translated.losses)
     meta = [h for h in translated.value if h[0] != "x-glance-registry-purge-props"]
-    if not meta and not (purge_props and image_to_v1(current).value.properties):
-        return current
+    base = [h for h in meta if not h[0].startswith(V1_PROPERTY_PREFIX)]
+    props_now = image_to_v1(current).value.properties
+    props_wanted = image_to_v1(wanted).value.properties
+    unchanged = props_now == props_wanted or (not purge_props and not meta)
+    if not base and unchanged:
+        return current  # a PUT would only move updated_at: nothing to send
     request = Request("PUT", _image_path(choice, image_id), image_id=image_id,
                       headers=(*_ACCEPT_JSON, *translated.value))
     judge(request, (yield request))

@@ -104,7 +104,7 @@ _TEXT_PARSERS: dict[Kind, Callable[[Field, str], Callable[[str], Any]]] = {
     Kind.INT: _int_parser,
     Kind.BOOL: lambda f, name: bool_from_string,
     Kind.DATETIME: lambda f, name: lambda text: parse_time(text, name),
-    **{kind: _enum_parser for kind in _ENUMS},
+    **dict.fromkeys(_ENUMS, _enum_parser),
 }
 
 

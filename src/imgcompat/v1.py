@@ -166,6 +166,43 @@ def _resolve(root: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any] | N
 _CLASS_RUN = re.compile(r"\^(\[(?:[^\\\]]|\\.)+\])([*+])\$")
 
 
+_ESCAPES = {"r": "\r", "n": "\n", "t": "\t"}
+
+
+def _banned(cls: str, run: re.Pattern[str]) -> str | None:
+    """The characters of a negated class of plain literals (``[^\\r\\n\\u0000]``), else None.
+
+    Only escapes and characters read the same in every regex dialect are taken, and the
+    result is checked against the compiled regex itself, which stays the authority.
+    """
+    if not cls.startswith("[^"):
+        return None
+    body, out, i = cls[2:-1], [], 0
+    while i < len(body):
+        char = body[i]
+        if char == "\\":
+            code = body[i + 1:i + 2]
+            hex4 = body[i + 2:i + 6]
+            if code in _ESCAPES:
+                out.append(_ESCAPES[code])
+                i += 2
+            elif code == "u" and len(hex4) == 4 and all(c in string.hexdigits for c in hex4):
+                out.append(chr(int(hex4, 16)))
+                i += 6
+            else:
+                return None
+        elif char in "-[]^&~|":
+            return None  # ranges and set operations: leave them to the regex
+        else:
+            out.append(char)
+            i += 1
+    banned = "".join(out)
+    probe = [chr(c) for c in range(0x80)] + ["\u00e9", "\u2028", "\U0001f600"]
+    if not banned or any((run.search(c) is None) != (c in banned) for c in probe + out):
+        return None
+    return banned
+
+
 class _ValueCheck:
     """One compiled string subschema: ``pattern`` and ``maxLength``, callable on a value.
 
@@ -174,7 +211,7 @@ class _ValueCheck:
     per-value part of the check that concatenation loses.
     """
 
-    __slots__ = ("regex", "limit", "run", "min_len")
+    __slots__ = ("banned", "bounded", "limit", "min_len", "regex", "run")
 
     def __init__(self, pattern: str | None, limit: int | None) -> None:
         self.regex = _compile(pattern) if pattern is not None else None
@@ -182,6 +219,15 @@ class _ValueCheck:
         found = _CLASS_RUN.fullmatch(pattern) if pattern is not None else None
         self.run = _compile(f"^{found[1]}*$") if found else None
         self.min_len = 1 if found and found[2] == "+" else 0
+        #: The class is "none of these characters": a substring test per character.
+        self.banned = _banned(found[1], self.run) if found and self.run else None
+        self.bounded = self.min_len > 0 or limit is not None
+
+    def run_passes(self, joined: str) -> bool:
+        """The class-run part of the check on a concatenation of values."""
+        if self.banned is not None:
+            return not any(c in joined for c in self.banned)
+        return self.run is not None and self.run.search(joined) is not None
 
     def __call__(self, value: str) -> bool:
         if self.regex is not None and self.regex.search(value) is None:
@@ -202,7 +248,8 @@ def _any_name(name: str) -> bool:
 
 
 #: ``(property checks, pattern checks, name check, additional names allowed)``.
-_Rules = tuple[dict[str, _Check], list[tuple[Any, _Check]], _Check, bool]
+_Rules = tuple[dict[str, _ValueCheck | None], list[tuple[re.Pattern[str], _ValueCheck | None]],
+               _Check, bool]
 
 
 @functools.cache
@@ -273,28 +320,43 @@ def _known_only(meta: dict[str, str]) -> dict[str, str]:
 #: Field kinds with a handful of values on the wire: their parsed values are remembered.
 _FEW_VALUES = frozenset({Kind.BOOL, Kind.STATUS, Kind.VISIBILITY, Kind.DISK_FORMAT,
                          Kind.CONTAINER_FORMAT})
-#: At most this many remembered values per header (a hostile peer cannot grow memory).
+#: At most this many remembered values per header, and header names (bounded memory).
 _MEMO_LIMIT = 64
+_NAME_LIMIT = 4096
+
+#: What a header name is to the fast pass.
+_FIELD, _PROPERTY, _OTHER, _UNSURE = range(4)
 
 
 class _Spec:
-    """How the fast pass reads one lower-case field header name (compiled from the table)."""
+    """How the fast pass reads one header name (compiled from the field table and schema)."""
 
-    __slots__ = ("attr", "parse", "check", "slot", "memo")
+    __slots__ = ("attr", "check", "decoded", "key", "lname", "memo", "parse", "role", "slot")
 
-    def __init__(self, attr: str, parse: Callable[[str], Any], check: _ValueCheck,
-                 slot: int, memo: dict[str, tuple[Any]] | None) -> None:
+    def __init__(self, role: int, lname: str, *, attr: str = "", key: str = "",
+                 parse: Callable[[str], Any] | None = None, check: _ValueCheck | None = None,
+                 slot: int = -1, few: bool = False) -> None:
+        self.role = role
+        self.lname = lname
         self.attr = attr
         self.parse = parse
         self.check = check
         #: Index of the batch this value joins (its check is a class run), else -1.
         self.slot = slot
         #: Raw text -> (parsed value,) for the few-valued kinds, filled as values pass.
-        self.memo = memo
+        self.memo: dict[str, tuple[Any]] | None = {} if few else None
+        #: A property's key as sent, and percent-decoded (None: not valid UTF-8).
+        self.key = key
+        self.decoded: str | None = None
+        if role == _PROPERTY:
+            try:
+                self.decoded = decode_text(key, lname)
+            except InvalidRecord:
+                self.decoded = None
 
 
-#: ``(field headers, property value check, property batch slot, batch regexes)``.
-_FastTable = tuple[dict[str, _Spec], _ValueCheck | None, int, tuple[re.Pattern[str], ...]]
+#: ``(field specs by lower-case name, property value check and its batch, batch checks)``.
+_FastTable = tuple[dict[str, _Spec], _ValueCheck | None, int, tuple[_ValueCheck, ...]]
 
 
 def _spellings(key: str) -> list[str]:
@@ -309,24 +371,23 @@ def _spellings(key: str) -> list[str]:
 def _fast_table() -> _FastTable:
     """The field table and the ``v1-headers`` schema compiled into one dispatch dict.
 
-    A header name goes in only when the schema gives it exactly one simple check; any other
-    name takes the reference parse. Checks that are class runs are batched by slot.
+    A field header name goes in only when the schema gives it exactly one simple check;
+    any other name takes the reference parse. Checks that are class runs are batched.
     """
     slots: dict[str, int] = {}
-    runs: list[re.Pattern[str]] = []
+    runs: list[_ValueCheck] = []
 
     def slot_of(check: _ValueCheck) -> int:
         if check.run is None:
             return -1
         if check.run.pattern not in slots:
             slots[check.run.pattern] = len(runs)
-            runs.append(check.run)
+            runs.append(check)
         return slots[check.run.pattern]
 
     table: dict[str, _Spec] = {}
     for f in V1_FIELDS:
         assert f.v1 is not None
-        parse = scalars.text_parser(f)
         for spelling in _spellings(f.v1):
             name = V1_META_PREFIX + spelling
             checks = _checks_for(name)
@@ -335,8 +396,8 @@ def _fast_table() -> _FastTable:
             check = checks[0]
             assert isinstance(check, _ValueCheck)
             few = f.kind in _FEW_VALUES
-            table[name] = _Spec(f.v1, parse, check, -1 if few else slot_of(check),
-                                {} if few else None)
+            table[name] = _Spec(_FIELD, name, attr=f.v1, parse=scalars.text_parser(f),
+                                check=check, slot=-1 if few else slot_of(check), few=few)
     probe = _checks_for(V1_PROPERTY_PREFIX + "x")
     prop_check = probe[0] if probe is not None and len(probe) == 1 else None
     assert prop_check is None or isinstance(prop_check, _ValueCheck)
@@ -344,79 +405,111 @@ def _fast_table() -> _FastTable:
     return table, prop_check, prop_slot, tuple(runs)
 
 
-_PREFIX_LEN = len(V1_PROPERTY_PREFIX)
+#: Header name as received -> its spec (names repeat: servers spell them the same way).
+_BY_RAW_NAME: dict[str, _Spec] = {}
+
+
+def _spec_for(name: str) -> _Spec:
+    """Classify a header name (once; the answer is remembered by the name as received)."""
+    table, prop_check, prop_slot, _ = _fast_table()
+    lname = str.lower(name)  # TypeError for a name that is not text: the reference decides
+    spec = table.get(lname)
+    if spec is None:
+        if lname.startswith(V1_PROPERTY_PREFIX):
+            checks = _checks_for(lname)
+            if prop_slot >= 0 and checks == (prop_check,):
+                spec = _Spec(_PROPERTY, lname, key=lname[len(V1_PROPERTY_PREFIX):],
+                             check=prop_check, slot=prop_slot)
+            else:
+                spec = _Spec(_UNSURE, lname)
+        elif lname.startswith(V1_META_PREFIX):
+            known = lname[len(V1_META_PREFIX):].replace("-", "_") in BY_V1_KEY
+            # Unknown names are dropped unless strict; a field spelling the table did not
+            # take (its check is not simple) goes to the reference parse.
+            spec = _Spec(_UNSURE if known else _OTHER, lname, attr="meta")
+        else:
+            spec = _Spec(_OTHER, lname)
+    if type(name) is str:
+        if len(_BY_RAW_NAME) >= _NAME_LIMIT:
+            _BY_RAW_NAME.clear()
+        _BY_RAW_NAME[name] = spec
+    return spec
 
 
 def _v1image_fast(headers: HeaderInput, percent_decode: bool, strict: bool) -> V1Image | None:
-    """One pass over the headers: lower-case, dispatch, check, parse; None when unsure.
+    """One pass over the headers: dispatch, check, parse; None when unsure.
 
     It accepts only what the schema accepts (the same compiled checks, batched) and gives
     exactly what :func:`_v1image_reference` gives; on anything else (a check failing, a
     repeated field, an unusual name, any exception) it returns None and the reference
     parse decides, naming the header.
     """
-    table, prop_check, prop_slot, runs = _fast_table()
+    runs = _fast_table()[3]
     batches: list[list[str]] = [[] for _ in runs]
     values: dict[str, Any] = {}
     props: dict[str, str] = {}
-    lower = str.lower  # raises TypeError for a name that is not text
-    get = table.get
+    known = _BY_RAW_NAME.get
     try:
         items = headers.items() if isinstance(headers, Mapping) else headers
         for name, raw in items:
-            lname = lower(name)
-            spec = get(lname)
-            if spec is not None:
+            spec = known(name) or _spec_for(name)
+            role = spec.role
+            if role == _PROPERTY:
+                check = spec.check
+                assert check is not None
+                if check.bounded and (len(raw) < check.min_len or (
+                        check.limit is not None and len(raw) > check.limit)):
+                    return None
+                batches[spec.slot].append(raw)
+                if percent_decode:
+                    key = spec.decoded
+                    if key is None:
+                        return None
+                    text = decode_text(raw, spec.lname) if "%" in raw else raw
+                else:
+                    key, text = spec.key, raw
+                if key in props:
+                    return None  # two names for one key: order matters, reference
+                props[key] = text
+            elif role == _FIELD:
                 attr = spec.attr
                 if attr in values:
                     return None  # two spellings of one field: order matters, reference
                 memo = spec.memo
+                check = spec.check
+                assert check is not None
+                assert spec.parse is not None
                 if memo is not None:
                     hit = memo.get(raw)
                     if hit is not None:
                         values[attr] = hit[0]
                         continue
-                    if not spec.check(raw):
+                    if not check(raw):
                         return None
-                    value = spec.parse(decode_text(raw, lname) if percent_decode else raw)
+                    value = spec.parse(decode_text(raw, spec.lname) if percent_decode else raw)
                     if "%" not in raw and len(memo) < _MEMO_LIMIT:
                         memo[raw] = (value,)
                     values[attr] = value
                     continue
-                check = spec.check
                 if spec.slot >= 0:
-                    if len(raw) < check.min_len or (check.limit is not None
-                                                    and len(raw) > check.limit):
+                    if check.bounded and (len(raw) < check.min_len or (
+                            check.limit is not None and len(raw) > check.limit)):
                         return None
                     batches[spec.slot].append(raw)
                 elif not check(raw):
                     return None
                 values[attr] = spec.parse(
-                    decode_text(raw, lname) if percent_decode and "%" in raw else raw)
-            elif lname.startswith(V1_PROPERTY_PREFIX):
-                if prop_slot < 0 or _checks_for(lname) != (prop_check,):
-                    return None
-                assert prop_check is not None
-                if prop_check.min_len > len(raw) or (prop_check.limit is not None
-                                                     and len(raw) > prop_check.limit):
-                    return None
-                batches[prop_slot].append(raw)
-                key = lname[_PREFIX_LEN:]
-                if percent_decode and ("%" in key or "%" in raw):
-                    key, raw = decode_text(key, lname), decode_text(raw, lname)
-                if key in props:
-                    return None
-                props[key] = raw
-            elif lname.startswith(V1_META_PREFIX):
-                if strict or lname[len(V1_META_PREFIX):].replace("-", "_") in BY_V1_KEY:
-                    return None  # refused, or a field spelling the table did not take
-            elif not isinstance(raw, str):
+                    decode_text(raw, spec.lname) if percent_decode and "%" in raw else raw)
+            elif role == _OTHER:
+                if not isinstance(raw, str) or (strict and spec.attr):
+                    return None  # not text, or an unknown x-image-meta- name when strict
+            else:
                 return None
         for run, batch in zip(runs, batches, strict=True):
-            if batch and run.search("".join(batch)) is None:
+            if batch and not run.run_passes("".join(batch)):
                 return None
         return V1Image(**values, properties=FrozenDict(props))
-    except Exception:  # noqa: BLE001 - whatever it was, the reference parse reports it
+    except Exception:  # whatever it was, the reference parse reports it
         return None
 
 

@@ -175,3 +175,17 @@ def test_the_v1_warning_names_each_pinning_caller(
     assert len(named) == 2, named
     assert named[0].startswith("xenapi driver pins the deprecated Glance v1 API at " + SERVER)
     assert named[1].startswith("hyperv driver pins")
+
+
+@pytest.mark.parametrize("purge", [True, False])
+def test_a_v1_update_that_changes_nothing_sends_no_put(purge: bool) -> None:
+    emulator = Emulator(api="v1")
+    client = ImageClient(SERVER, transport=emulator.sync_transport(), backoff=wait_none())
+    made = client.create(_record(), payload(10))
+    assert made.id is not None
+    before = len(emulator.requests)
+    assert client.update(made.id, made, purge_props=purge) == made
+    assert [m for m, _ in emulator.requests[before:]] == ["HEAD"]  # the current record only
+    changed = client.update(made.id, made.with_properties(extra="1"), purge_props=purge)
+    assert changed.properties["extra"] == "1"
+    assert "PUT" in [m for m, _ in emulator.requests[before:]]
