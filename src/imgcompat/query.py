@@ -91,7 +91,10 @@ def filters_for(api: Api | str, filters: Mapping[str, Any]) -> FilterPlan:
             elif flag is not None:
                 params.append(("visibility", "public" if flag else "private"))
         elif key == "visibility" and api is Api.V1:
-            vis = Visibility(str(value))
+            try:
+                vis = Visibility(str(value))
+            except ValueError as exc:
+                raise InvalidRecord(f"not a visibility: {value!r}", field="visibility") from exc
             if vis in (Visibility.PUBLIC, Visibility.PRIVATE):
                 params.append(("is_public", str(vis == Visibility.PUBLIC)))
             else:

@@ -101,3 +101,10 @@ def test_paging_keys() -> None:
     assert all(is_paging_key(k) for k in ("marker", "limit", "page_size", "sort_key",
                                           "sort_dir"))
     assert not is_paging_key("name")
+
+
+def test_an_empty_visibility_filter_on_v1_is_an_invalid_record() -> None:
+    """Found by the fuzz suite: '' is no visibility, and must not escape as ValueError."""
+    with pytest.raises(InvalidRecord) as info:
+        filters_for("1", {"visibility": ""})
+    assert info.value.field == "visibility"
