@@ -544,11 +544,22 @@ def purge_header(purge: bool) -> tuple[str, str]:
     return (V1_PURGE_HEADER, "true" if purge else "false")
 
 
+def _server_key(key: str) -> str:
+    """The name a v1 server stores for a property header (ASCII case folded, '-' -> '_')."""
+    return "".join(c.lower() if "A" <= c <= "Z" else c for c in key).replace("-", "_")
+
+
 def header_losses(image: V1Image) -> tuple[Loss, ...]:
     """What the v1 header wire cannot carry faithfully for these properties."""
     losses: list[Loss] = []
+    seen: dict[str, int] = {}
+    for key in image.properties:
+        seen[_server_key(key)] = seen.get(_server_key(key), 0) + 1
     for key, value in image.properties.items():
         field = f"properties.{key}"
+        if seen[_server_key(key)] > 1:
+            losses.append(Loss(field, "another property differs from it only in case or in "
+                                      "'-'/'_': the v1 server keeps one of them"))
         if "-" in key:
             losses.append(Loss(field, "the v1 server stores '-' in a property name as '_'"))
         if any("A" <= c <= "Z" for c in key):

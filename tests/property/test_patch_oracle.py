@@ -85,7 +85,10 @@ def test_v1_update_headers_carry_the_wanted_properties(
     headers = dict(plan.value)
     assert headers["x-glance-registry-purge-props"] == ("true" if purge else "false")
     sent = v1_headers_to_v1image(plan.value)
+    clashing = {loss.field for loss in plan.losses if "keeps one of them" in loss.reason}
     for key, value in b.properties.items():
+        if f"properties.{key}" in clashing:
+            continue  # two names the v1 wire folds together: the Loss says only one survives
         if isinstance(value, str) and (purge or a.properties.get(key) != value):
             lowered = "".join(c.lower() if "A" <= c <= "Z" else c for c in key)
             assert sent.properties.get(key, sent.properties.get(lowered)) == value

@@ -351,3 +351,13 @@ def test_v1_json_out() -> None:
     assert doc["is_public"] is True
     assert doc["properties"] == {"a": "b"}
     assert v1_json_to_v1image({"image": doc}) == wire
+
+
+def test_properties_the_v1_wire_folds_together_are_reported() -> None:
+    """'NIL'/'nil' and 'a-b'/'a_b' become one header name on a v1 server."""
+    from imgcompat.v1 import header_losses
+
+    losses = header_losses(V1Image(properties={"NIL": "", "nil": "0", "a-b": "1", "a_b": "2",
+                                               "solo": "x"}))
+    clashes = {loss.field for loss in losses if "keeps one of them" in loss.reason}
+    assert clashes == {"properties.NIL", "properties.nil", "properties.a-b", "properties.a_b"}
