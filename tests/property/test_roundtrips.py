@@ -98,8 +98,8 @@ def test_v1_to_v2_create_body_is_valid_and_reports_unsent_properties(wire: V1Ima
     for key in image.properties:
         assert key in body.value or f"properties.{key}" in named
     for key, value in body.value.items():
-        if key in image.properties:
-            assert isinstance(value, str)
+        if key in image.properties and f"properties.{key}" not in named:
+            assert isinstance(value, str)  # (a property named like a v2 base key is a Loss)
 
 
 @given(images())
