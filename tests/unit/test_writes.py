@@ -152,7 +152,12 @@ def test_v1_update_cannot_clear_and_says_so() -> None:
 def test_v1_update_reports_what_v1_cannot_say() -> None:
     wanted = BASE.with_visibility("community").with_properties(**{"os-distro": "x"})
     plan = v1_update_headers(BASE, wanted)
-    assert _fields(plan) == ["visibility", "properties.os-distro"]
+    # os-distro lands as os_distro on the server, where BASE already has an os_distro.
+    assert _fields(plan) == ["visibility", "properties.os_distro", "properties.os-distro",
+                             "properties.os-distro"]
+    alone = BASE.with_visibility("community").with_properties(os_distro=None,
+                                                              **{"os-distro": "x"})
+    assert _fields(v1_update_headers(BASE, alone)) == ["visibility", "properties.os-distro"]
 
 
 def test_v1_update_values_are_encoded() -> None:
