@@ -95,7 +95,6 @@ FIELDS: tuple[Field, ...] = (
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 BASE: tuple[Field, ...] = tuple(f for f in FIELDS if f.base)
-SEAM_BASE: tuple[Field, ...] = tuple(f for f in BASE if f.in_seam)
 V1_FIELDS: tuple[Field, ...] = tuple(f for f in BASE if f.v1 is not None)
 V2_FIELDS: tuple[Field, ...] = tuple(f for f in BASE if f.v2 is not None)
 BY_V1_KEY: dict[str, Field] = {f.v1: f for f in V1_FIELDS if f.v1 is not None}

@@ -47,16 +47,6 @@ class FrozenDict(Mapping[K, V]):
     def __repr__(self) -> str:
         return f"FrozenDict({self._data!r})"
 
-    def set(self, key: K, value: V) -> FrozenDict[K, V]:
-        """A copy with ``key`` set."""
-        data = dict(self._data)
-        data[key] = value
-        return FrozenDict(data)
-
-    def without(self, key: K) -> FrozenDict[K, V]:
-        """A copy without ``key`` (no error when absent)."""
-        return FrozenDict({k: v for k, v in self._data.items() if k != key})
-
 
 def freeze(value: JSON) -> JSON:
     """Deep-freeze a JSON value: dicts become FrozenDict, lists become tuples."""
