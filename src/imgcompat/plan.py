@@ -164,6 +164,9 @@ def is_retryable_status(request: Request, status: int) -> bool:
 
 #: A real Glance answers 500 (or 409) to a DELETE that races the end of an aborted upload.
 CLEANUP_RETRY_ON = RETRYABLE_STATUSES | {409, 500}
+#: Known Glance bugs answer 500 to some downloads (a Range on an image being written, a
+#: ``Content-Length: None``): worth another try on the next server, like a 503.
+DOWNLOAD_RETRY_ON = RETRYABLE_STATUSES | {500}
 
 
 def judge(request: Request, response: Response) -> Response:
@@ -264,9 +267,10 @@ def download_request(choice: VersionChoice, image_id: str, offset: int = 0) -> R
         headers += (("range", f"bytes={offset}-"),)
     if choice.api is Api.V1:
         return Request("GET", _image_path(choice, image_id), headers=headers,
-                       image_id=image_id, expect=frozenset({200}))
+                       image_id=image_id, expect=frozenset({200}), retry_on=DOWNLOAD_RETRY_ON)
     return Request("GET", _image_path(choice, image_id) + "/file", headers=headers,
-                   image_id=image_id, expect=frozenset({200, 204, 206}))
+                   image_id=image_id, expect=frozenset({200, 204, 206}),
+                   retry_on=DOWNLOAD_RETRY_ON)
 
 
 _NO_DATA = frozenset({Status.QUEUED, Status.SAVING, Status.UPLOADING, Status.IMPORTING,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Iterator
 
 import attrs
 import pytest
@@ -13,6 +14,7 @@ from tenacity import wait_none
 
 from imgcompat.client import ImageClient
 from imgcompat.enums import Api
+from imgcompat.errors import ImgcompatError
 from imgcompat.model import Image
 from imgcompat.seam import to_seam_dict
 from imgcompat.testing import Emulator
@@ -189,3 +191,24 @@ def test_a_v1_update_that_changes_nothing_sends_no_put(purge: bool) -> None:
     changed = client.update(made.id, made.with_properties(extra="1"), purge_props=purge)
     assert changed.properties["extra"] == "1"
     assert "PUT" in [m for m, _ in emulator.requests[before:]]
+
+
+@pytest.mark.parametrize("mode", ["v1", "v2"])
+def test_a_500_on_download_is_tried_again(mode: str) -> None:
+    """The reference: a 5xx on download (known Glance bugs) is retryable, then a typed error."""
+    emulator = Emulator(api=mode)  # type: ignore[arg-type]
+    client = ImageClient(SERVER, transport=emulator.sync_transport(), backoff=wait_none(),
+                         num_retries=1)
+    made = client.create(_record(), payload(300))
+    assert made.id is not None
+    chunks = client.download(made.id)  # the record is read now; the bytes on iteration
+    assert isinstance(chunks, Iterator)
+    emulator.faults.fail_next(1, status=500)
+    assert b"".join(chunks) == payload(300)
+    assert emulator.faults.take_failure() is None  # the 500 was served, then tried again
+    chunks = client.download(made.id)
+    assert isinstance(chunks, Iterator)
+    emulator.faults.fail_next(2, status=500)  # num_retries=1: two answers, both 500
+    with pytest.raises(ImgcompatError) as info:
+        b"".join(chunks)
+    assert "500" in str(info.value)
