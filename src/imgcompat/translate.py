@@ -15,9 +15,12 @@ from typing import Any
 from .enums import V1_STATUSES, Status, Visibility
 from .errors import InvalidRecord
 from .fields import (
+    BY_NAME,
     BY_V2_KEY,
     LATEST_V2_MINOR,
     SPECIAL_PROPERTIES,
+    V1_FIELDS,
+    V2_FIELDS,
     Field,
     Kind,
     is_v2_reserved,
@@ -98,6 +101,12 @@ def _checksum(status: Status, checksum: str | None) -> str | None:
     return checksum if status == Status.ACTIVE else None
 
 
+#: The attributes a translation copies as they are (then normalises some): every table row
+#: the two records share, so a new row travels without touching this module.
+_V1_COPIED: tuple[tuple[str, str], ...] = tuple(  # (v1 attribute, seam attribute)
+    (f.v1, f.name) for f in V1_FIELDS if f.v1 is not None)
+_V2_COPIED: tuple[Field, ...] = tuple(f for f in V2_FIELDS if f.in_seam)
+
 #: Statuses in which a v2 image has no data yet: its ``size`` is null on the wire.
 _NO_DATA_STATUSES = frozenset({Status.QUEUED, Status.SAVING, Status.UPLOADING,
                                Status.IMPORTING})
@@ -110,63 +119,47 @@ def _v2_size(status: Status, size: int) -> int | None:
 
 def v1_to_image(v1: V1Image) -> Image:
     """The seam record of a v1 image (a summary-list entry is an active image)."""
+    values: dict[str, Any] = {name: getattr(v1, key) for key, name in _V1_COPIED}
     status = v1.status if v1.status is not None else Status.ACTIVE
     is_public = bool(v1.is_public)
     deleted = bool(v1.deleted) if v1.deleted is not None else status == Status.DELETED
-    return Image(
-        id=v1.id,
-        name=v1.name,
+    values.update(
         status=status,
         is_public=is_public,
         visibility=Visibility.PUBLIC if is_public else Visibility.PRIVATE,
         protected=bool(v1.protected),
         deleted=deleted or v1.deleted_at is not None,
-        deleted_at=v1.deleted_at,
-        created_at=v1.created_at,
-        updated_at=v1.updated_at,
         size=v1.size or 0,
-        virtual_size=v1.virtual_size,
         checksum=_checksum(status, v1.checksum),
-        disk_format=v1.disk_format,
-        container_format=v1.container_format,
         min_disk=v1.min_disk or 0,
         min_ram=v1.min_ram or 0,
-        owner=v1.owner,
-        direct_url=v1.location,
-        properties=_seam_properties(v1.properties),
     )
+    return Image(**values, properties=_seam_properties(v1.properties))
 
 
 def v2_to_image(v2: V2Image) -> Image:
     """The seam record of a v2 image; every non-base key is a property."""
+    values: dict[str, Any] = {f.name: getattr(v2, f.name) for f in _V2_COPIED}
     status = v2.status if v2.status is not None else Status.QUEUED
     visibility = v2.visibility if v2.visibility is not None else Visibility.SHARED
-    return Image(
-        id=v2.id,
-        name=v2.name,
+    active = status == Status.ACTIVE
+    values.update(
         status=status,
         is_public=visibility == Visibility.PUBLIC,
         visibility=visibility,
         protected=bool(v2.protected),
         os_hidden=bool(v2.os_hidden),
         deleted=status == Status.DELETED,
-        created_at=v2.created_at,
-        updated_at=v2.updated_at,
         size=v2.size or 0,
-        virtual_size=v2.virtual_size,
         checksum=_checksum(status, v2.checksum),
-        os_hash_algo=v2.os_hash_algo if status == Status.ACTIVE else None,
-        os_hash_value=v2.os_hash_value if status == Status.ACTIVE else None,
-        disk_format=v2.disk_format,
-        container_format=v2.container_format,
+        os_hash_algo=v2.os_hash_algo if active else None,
+        os_hash_value=v2.os_hash_value if active else None,
         min_disk=v2.min_disk or 0,
         min_ram=v2.min_ram or 0,
-        owner=v2.owner,
-        direct_url=v2.direct_url,
         locations=v2.locations or (),
         tags=v2.tags or (),
-        properties=decode_properties(v2.properties),
     )
+    return Image(**values, properties=decode_properties(v2.properties))
 
 
 def image_to_v1(image: Image) -> Translated[V1Image]:
@@ -187,27 +180,7 @@ def image_to_v1(image: Image) -> Translated[V1Image]:
         losses.append(Loss("locations", "v1 carries one location URL"))
     props, prop_losses = _encode_properties(image.properties, api="1")
     losses.extend(prop_losses)
-    v1 = V1Image(
-        id=image.id,
-        name=image.name,
-        status=image.status,
-        is_public=image.is_public,
-        protected=image.protected,
-        disk_format=image.disk_format,
-        container_format=image.container_format,
-        size=image.size,
-        virtual_size=image.virtual_size,
-        checksum=image.checksum,
-        min_ram=image.min_ram,
-        min_disk=image.min_disk,
-        owner=image.owner,
-        location=image.direct_url,
-        created_at=image.created_at,
-        updated_at=image.updated_at,
-        deleted_at=image.deleted_at,
-        deleted=image.deleted,
-        properties=props,
-    )
+    v1 = V1Image(**{key: getattr(image, name) for key, name in _V1_COPIED}, properties=props)
     return Translated(v1, tuple(losses))
 
 
@@ -227,37 +200,20 @@ def image_to_v2(image: Image, *, minor: int = LATEST_V2_MINOR) -> Translated[V2I
         losses.append(Loss("deleted_at", "v2 keeps no deletion time"))
     created = _whole_seconds("created_at", image.created_at, losses)
     updated = _whole_seconds("updated_at", image.updated_at, losses)
-    multihash = minor >= 7
+    multihash = minor >= BY_NAME["os_hash_value"].v2_min_minor
     if not multihash and image.os_hidden:
         losses.append(Loss("os_hidden", f"v2.{minor} has no os_hidden (2.7+)"))
     if not multihash and image.os_hash_value is not None:
         losses.append(Loss("os_hash_value", f"v2.{minor} has no multihash (2.7+)"))
     props, prop_losses = _encode_properties(image.properties, api="2")
     losses.extend(prop_losses)
-    v2 = V2Image(
-        id=image.id,
-        name=image.name,
-        status=image.status,
-        visibility=image.visibility,
-        protected=image.protected,
-        os_hidden=image.os_hidden if multihash else None,
-        checksum=image.checksum,
-        os_hash_algo=image.os_hash_algo if multihash else None,
-        os_hash_value=image.os_hash_value if multihash else None,
-        owner=image.owner,
-        size=_v2_size(image.status, image.size),
-        virtual_size=image.virtual_size,
-        min_ram=image.min_ram,
-        min_disk=image.min_disk,
-        disk_format=image.disk_format,
-        container_format=image.container_format,
-        created_at=created,
-        updated_at=updated,
-        tags=image.tags,
-        direct_url=image.direct_url,
-        locations=image.locations or None,
-        properties=props,
-    )
+    values: dict[str, Any] = {
+        f.name: getattr(image, f.name) if f.v2_min_minor <= minor else None
+        for f in _V2_COPIED
+    }
+    values.update(size=_v2_size(image.status, image.size), created_at=created,
+                  updated_at=updated, locations=image.locations or None)
+    v2 = V2Image(**values, properties=props)
     return Translated(v2, tuple(losses))
 
 

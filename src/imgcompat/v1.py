@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import string
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
@@ -40,13 +41,22 @@ _VALUE_SAFE = "".join(
 )
 
 
+#: Texts made only of safe characters are sent as they are: no need to call quote().
+_NAME_AS_IS = re.compile("[" + re.escape(_TCHAR) + "]*")
+_VALUE_AS_IS = re.compile("[" + re.escape(_VALUE_SAFE) + "]*")
+
+
 def encode_name(name: str) -> str:
     """A property name as header-name text (token characters; others percent-encoded)."""
+    if _NAME_AS_IS.fullmatch(name):
+        return name
     return _quote(name, _TCHAR, "property name")
 
 
 def encode_value(value: str) -> str:
     """A header value: printable ASCII kept, the rest percent-encoded UTF-8."""
+    if _VALUE_AS_IS.fullmatch(value):
+        return value
     return _quote(value, _VALUE_SAFE, "value")
 
 
@@ -544,25 +554,23 @@ def purge_header(purge: bool) -> tuple[str, str]:
     return (V1_PURGE_HEADER, "true" if purge else "false")
 
 
-def _server_key(key: str) -> str:
-    """The name a v1 server stores for a property header (ASCII case folded, '-' -> '_')."""
-    return "".join(c.lower() if "A" <= c <= "Z" else c for c in key).replace("-", "_")
+#: ASCII letters only: the v1 server folds header names, not non-ASCII text.
+_ASCII_FOLD = str.maketrans(string.ascii_uppercase + "-", string.ascii_lowercase + "_")
 
 
 def header_losses(image: V1Image) -> tuple[Loss, ...]:
     """What the v1 header wire cannot carry faithfully for these properties."""
     losses: list[Loss] = []
-    seen: dict[str, int] = {}
-    for key in image.properties:
-        seen[_server_key(key)] = seen.get(_server_key(key), 0) + 1
+    stored = {key: key.translate(_ASCII_FOLD) for key in image.properties}
+    folded = Counter(stored.values())
     for key, value in image.properties.items():
         field = f"properties.{key}"
-        if seen[_server_key(key)] > 1:
+        if folded[stored[key]] > 1:
             losses.append(Loss(field, "another property differs from it only in case or in "
                                       "'-'/'_': the v1 server keeps one of them"))
         if "-" in key:
             losses.append(Loss(field, "the v1 server stores '-' in a property name as '_'"))
-        if any("A" <= c <= "Z" for c in key):
+        if stored[key] != key.replace("-", "_"):
             losses.append(Loss(field, "v1 header names are case-insensitive: the name "
                                       "comes back in lower case"))
         if encode_name(key) != key or encode_value(value) != value:
