@@ -104,8 +104,8 @@ def case_baseline(url: str, image_id: str, work: Path) -> Callable[[], int]:
 
 
 def case_imgcompat(url: str, image_id: str, work: Path) -> Callable[[], int]:
-    from imgcompat.client import ImageClient
-    from imgcompat.integrity import Verified
+    from imgcompat.core.integrity import Verified
+    from imgcompat.shell.client import ImageClient
 
     client = ImageClient(url)
     client.discover()
@@ -124,9 +124,9 @@ def _engine_case(url: str, image_id: str, work: Path, *, parallel: bool,
     """The transfer engine over a minimal httpx ``open_stream`` (no client around it)."""
     import httpx
 
-    from imgcompat.integrity import Expected
-    from imgcompat.model import Image
-    from imgcompat.transfer import download_to_path
+    from imgcompat.core.integrity import Expected
+    from imgcompat.core.model import Image
+    from imgcompat.shell.transfer import download_to_path
 
     client = httpx.Client(timeout=60)
     doc = client.get(f"{url}/v2/images/{image_id}").json()
@@ -235,8 +235,8 @@ def case_upload_baseline(url: str, source: str, work: Path) -> Callable[[], int]
 
 
 def case_upload_imgcompat(url: str, source: str, work: Path) -> Callable[[], int]:
-    from imgcompat.client import ImageClient
-    from imgcompat.model import Image
+    from imgcompat.core.model import Image
+    from imgcompat.shell.client import ImageClient
 
     client = ImageClient(url)
     client.discover()
@@ -308,8 +308,8 @@ def _make_image(path: Path, size: int) -> None:
 
 
 def _upload(url: str, path: Path) -> str:
-    from imgcompat.client import ImageClient
-    from imgcompat.model import Image
+    from imgcompat.core.model import Image
+    from imgcompat.shell.client import ImageClient
 
     with ImageClient(url) as client:
         image = client.create(Image(name=path.name, disk_format="raw", container_format="bare"),

@@ -34,8 +34,8 @@ from typing import Any
 import attrs
 
 from imgcompat import Image, from_v1_headers, from_v2, to_v1_headers, to_v2, v2_patch
-from imgcompat.translate import image_to_v2
-from imgcompat.v2 import v2image_to_v2_json
+from imgcompat.core.translate import image_to_v2
+from imgcompat.core.v2 import v2image_to_v2_json
 
 ID = "985df77b-9844-478d-943c-c2e15fe354f3"
 WHEN = datetime(2026, 11, 24, 17, 7, 57, tzinfo=UTC)
@@ -74,8 +74,8 @@ def typical_image() -> Image:
 
 def v1_response_headers(image: Image) -> dict[str, str]:
     """The HEAD answer a v1 server gives for the image (eventlet-capitalised names)."""
-    from imgcompat.translate import image_to_v1
-    from imgcompat.v1 import v1image_to_v1_headers
+    from imgcompat.core.translate import image_to_v1
+    from imgcompat.core.v1 import v1image_to_v1_headers
 
     headers = v1image_to_v1_headers(image_to_v1(image).value)
     return {"-".join(w.capitalize() for w in k.split("-")): v for k, v in headers}

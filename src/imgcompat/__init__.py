@@ -4,19 +4,15 @@ The core (records, codecs, translation, planning) is pure; the clients and the e
 are the imperative shell around it. Everything listed in ``__all__`` is public.
 """
 
-from .aclient import AsyncImageClient, AsyncListing
-from .auth import CallableToken, SessionAuth, StaticToken
-from .client import ImageClient, Listing
-from .config import ClientConfig
-from .discovery import (
+from imgcompat.core.discovery import (
     Endpoint,
     VersionChoice,
     VersionNotAvailable,
     choose_version,
     normalize_endpoint,
 )
-from .enums import Api, ContainerFormat, DiskFormat, Status, Visibility
-from .errors import (
+from imgcompat.core.enums import Api, ContainerFormat, DiskFormat, Status, Visibility
+from imgcompat.core.errors import (
     ChecksumMismatch,
     Conflict,
     ConnectionFailed,
@@ -38,10 +34,10 @@ from .errors import (
     UnsupportedMediaType,
     error_for,
 )
-from .immutable import FrozenDict
-from .model import Image, Location, Loss, Translated, V1Image, V2Image
-from .query import FilterPlan, filters_for
-from .seam import (
+from imgcompat.core.immutable import FrozenDict
+from imgcompat.core.model import Image, Location, Loss, Translated, V1Image, V2Image
+from imgcompat.core.query import FilterPlan, filters_for
+from imgcompat.core.seam import (
     from_seam_dict,
     from_v1_headers,
     from_v1_json,
@@ -53,8 +49,12 @@ from .seam import (
     to_v1_headers,
     to_v2,
 )
-from .translate import image_to_v1, image_to_v2, v1_to_image, v2_to_image
-from .writes import v1_update_headers, v2_patch
+from imgcompat.core.translate import image_to_v1, image_to_v2, v1_to_image, v2_to_image
+from imgcompat.core.writes import v1_update_headers, v2_patch
+from imgcompat.shell.aclient import AsyncImageClient, AsyncListing
+from imgcompat.shell.auth import CallableToken, SessionAuth, StaticToken
+from imgcompat.shell.client import ImageClient, Listing
+from imgcompat.shell.config import ClientConfig
 
 __all__ = [
     "Api",

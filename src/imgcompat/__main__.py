@@ -1,6 +1,6 @@
 """``python -m imgcompat``: the same command as the ``imgcompat`` console script."""
 
-from .cli import main
+from imgcompat.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -11,7 +11,7 @@ import attrs
 import pytest
 from rich.console import Console
 
-from imgcompat.demo import (
+from imgcompat.cli.demo import (
     ModeRun,
     Scenario,
     compare,
@@ -20,9 +20,9 @@ from imgcompat.demo import (
     run_emulated,
     run_lifecycle,
 )
-from imgcompat.discovery import VersionChoice
-from imgcompat.enums import Api
-from imgcompat.model import Image, Loss
+from imgcompat.core.discovery import VersionChoice
+from imgcompat.core.enums import Api
+from imgcompat.core.model import Image, Loss
 from imgcompat.testing import Emulator, serve
 from tests.cli.clitools import assert_one_line_error, free_port, run_cli
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from imgcompat.cli import (
+from imgcompat.cli.app import (
     TransferProgress,
     _ReadProgress,
     cli,
@@ -17,7 +17,7 @@ from imgcompat.cli import (
     parse_record,
     render_record,
 )
-from imgcompat.errors import InvalidRecord
+from imgcompat.core.errors import InvalidRecord
 
 
 def test_header_lines_keep_the_last_response_and_join_folded_lines() -> None:

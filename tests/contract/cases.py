@@ -18,8 +18,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from imgcompat.enums import Api, DiskFormat, Status, Visibility
-from imgcompat.errors import (
+from imgcompat.core.enums import Api, DiskFormat, Status, Visibility
+from imgcompat.core.errors import (
     Conflict,
     ImageNotAuthorized,
     ImageNotFound,
@@ -27,8 +27,8 @@ from imgcompat.errors import (
     Invalid,
     InvalidRecord,
 )
-from imgcompat.plan import EMPTY_IMAGE_DISK_FORMATS
-from imgcompat.seam import to_seam_dict
+from imgcompat.core.plan import EMPTY_IMAGE_DISK_FORMATS
+from imgcompat.core.seam import to_seam_dict
 from tests.contract.harness import Glance, payload
 
 

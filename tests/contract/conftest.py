@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from imgcompat.enums import Api
+from imgcompat.core.enums import Api
 from imgcompat.testing import Emulator
 from tests.contract.harness import Glance, build_client, collect_losses
 

@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 
 import attrs
 
-from imgcompat.aclient import AsyncImageClient
-from imgcompat.client import ImageClient
-from imgcompat.enums import Api
-from imgcompat.errors import ImgcompatError
-from imgcompat.immutable import JSON
-from imgcompat.model import Image, Loss
+from imgcompat.core.enums import Api
+from imgcompat.core.errors import ImgcompatError
+from imgcompat.core.immutable import JSON
+from imgcompat.core.model import Image, Loss
+from imgcompat.shell.aclient import AsyncImageClient
+from imgcompat.shell.client import ImageClient
 from imgcompat.testing import Emulator
 
 T = TypeVar("T")

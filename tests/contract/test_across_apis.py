@@ -12,13 +12,13 @@ import attrs
 import pytest
 from tenacity import wait_none
 
-from imgcompat.client import ImageClient
-from imgcompat.enums import Api
-from imgcompat.errors import ImgcompatError
-from imgcompat.model import Image
-from imgcompat.seam import to_seam_dict
+from imgcompat.core.enums import Api
+from imgcompat.core.errors import ImgcompatError
+from imgcompat.core.model import Image
+from imgcompat.core.seam import to_seam_dict
+from imgcompat.core.translate import image_to_v1, image_to_v2
+from imgcompat.shell.client import ImageClient
 from imgcompat.testing import Emulator
-from imgcompat.translate import image_to_v1, image_to_v2
 from tests.contract.harness import build_client, payload
 
 SERVER = "http://glance.test"

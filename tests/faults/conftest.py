@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import tenacity
 
-from imgcompat.client import ImageClient
-from imgcompat.model import Image
+from imgcompat.core.model import Image
+from imgcompat.shell.client import ImageClient
 from imgcompat.testing import Emulator, serve
 from tests.faults.faultkit import DATA, Glance
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from imgcompat.model import Image
+from imgcompat.core.model import Image
 from imgcompat.testing import Emulator
 
 #: Large enough for several network reads and engine buffers, small enough to be quick.

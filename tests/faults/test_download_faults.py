@@ -21,17 +21,17 @@ import tenacity
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imgcompat import transfer
-from imgcompat.aclient import AsyncImageClient
-from imgcompat.client import ImageClient
-from imgcompat.errors import (
+from imgcompat.core.errors import (
     ChecksumMismatch,
     ConnectionFailed,
     ImageUnacceptable,
     TransferInterrupted,
 )
-from imgcompat.integrity import Verified
-from imgcompat.model import Image
+from imgcompat.core.integrity import Verified
+from imgcompat.core.model import Image
+from imgcompat.shell import transfer
+from imgcompat.shell.aclient import AsyncImageClient
+from imgcompat.shell.client import ImageClient
 from tests.faults.faultkit import DATA, SIZE, Glance, leftovers
 
 MD5 = hashlib.md5(DATA).hexdigest()

@@ -12,12 +12,12 @@ import attrs
 import pytest
 import tenacity
 
-from imgcompat.aclient import AsyncImageClient
-from imgcompat.client import ImageClient
-from imgcompat.enums import Status
-from imgcompat.errors import ChecksumMismatch, ImgcompatError
-from imgcompat.integrity import SizeMismatch
-from imgcompat.model import Image
+from imgcompat.core.enums import Status
+from imgcompat.core.errors import ChecksumMismatch, ImgcompatError
+from imgcompat.core.integrity import SizeMismatch
+from imgcompat.core.model import Image
+from imgcompat.shell.aclient import AsyncImageClient
+from imgcompat.shell.client import ImageClient
 from imgcompat.testing.data import Stored
 from tests.faults.faultkit import DATA, SIZE, Glance
 

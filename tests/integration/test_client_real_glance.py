@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from tenacity import wait_fixed
 
-from imgcompat.enums import Api
+from imgcompat.core.enums import Api
 from tests.contract.cases import ContractCases
 from tests.contract.harness import Glance, build_client, collect_losses
 

@@ -1,6 +1,6 @@
-"""Hypothesis strategies built from the field table (``imgcompat.fields.FIELDS``).
+"""Hypothesis strategies built from the field table (``imgcompat.core.fields.FIELDS``).
 
-Every :class:`~imgcompat.fields.Kind` maps to a value strategy in :data:`KIND_STRATEGIES`;
+Every :class:`~imgcompat.core.fields.Kind` maps to a value strategy in :data:`KIND_STRATEGIES`;
 the record strategies iterate the table, so a row added to ``FIELDS`` is fuzzed the day it
 is declared (and ``test_strategies.py`` fails if its kind has no strategy).
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from imgcompat.enums import (
+from imgcompat.core.enums import (
     V1_STATUSES,
     ContainerFormat,
     DiskFormat,
@@ -31,7 +31,7 @@ from imgcompat.enums import (
     Status,
     Visibility,
 )
-from imgcompat.fields import (
+from imgcompat.core.fields import (
     BY_V2_KEY,
     FIELDS,
     LATEST_V2_MINOR,
@@ -42,7 +42,7 @@ from imgcompat.fields import (
     is_v2_reserved,
     v2_fields_for_minor,
 )
-from imgcompat.model import Image, Location, V1Image, V2Image
+from imgcompat.core.model import Image, Location, V1Image, V2Image
 
 Strategy = st.SearchStrategy[Any]
 #: A value strategy for one field, given the API ("1" or "2") it is generated for.
@@ -255,7 +255,7 @@ def v2_images(draw: st.DrawFn, *, minor: int = LATEST_V2_MINOR, max_props: int =
 @functools.cache
 def images(max_props: int = 5) -> st.SearchStrategy[Image]:
     """Seam records as a v2 server's answers give them."""
-    from imgcompat.translate import v2_to_image
+    from imgcompat.core.translate import v2_to_image
 
     return v2_images(max_props=max_props).map(v2_to_image)
 

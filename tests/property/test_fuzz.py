@@ -24,9 +24,9 @@ from imgcompat import (
     normalize_endpoint,
     to_v1_headers,
 )
-from imgcompat.model import Image
-from imgcompat.v1 import v1image_to_v1_headers, v1image_to_v1_json
-from imgcompat.v2 import v2image_to_v2_json
+from imgcompat.core.model import Image
+from imgcompat.core.v1 import v1image_to_v1_headers, v1image_to_v1_json
+from imgcompat.core.v2 import v2image_to_v2_json
 from tests.property.strategies import v1_images, v2_images
 
 #: Every code point, surrogates and control characters (CR, LF, NUL) included.

@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imgcompat import to_v2, v1_update_headers, v2_patch
-from imgcompat.enums import Visibility
-from imgcompat.fields import BY_V2_KEY
-from imgcompat.model import Image
-from imgcompat.v1 import v1_headers_to_v1image
+from imgcompat.core.enums import Visibility
+from imgcompat.core.fields import BY_V2_KEY
+from imgcompat.core.model import Image
+from imgcompat.core.v1 import v1_headers_to_v1image
 from tests.property.strategies import SHORT_TEXT, images, property_names
 
 _READ_ONLY_PATHS = {"/" + key for key, f in BY_V2_KEY.items() if f.read_only}

@@ -9,17 +9,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imgcompat import from_v1_headers, from_v2, to_v1_headers, to_v2
-from imgcompat.fields import FIELDS, V1_FIELDS
-from imgcompat.model import Image, Loss, V1Image
-from imgcompat.seam import from_seam_dict, to_seam_dict, to_seam_json
-from imgcompat.translate import image_to_v1, image_to_v2, v1_to_image, v2_to_image
-from imgcompat.v1 import (
+from imgcompat.core.fields import FIELDS, V1_FIELDS
+from imgcompat.core.model import Image, Loss, V1Image
+from imgcompat.core.seam import from_seam_dict, to_seam_dict, to_seam_json
+from imgcompat.core.translate import image_to_v1, image_to_v2, v1_to_image, v2_to_image
+from imgcompat.core.v1 import (
     v1_headers_to_v1image,
     v1_json_to_v1image,
     v1image_to_v1_headers,
     v1image_to_v1_json,
 )
-from imgcompat.v2 import v2image_to_v2_json
+from imgcompat.core.v2 import v2image_to_v2_json
 from tests.property.strategies import images, v1_images, v2_images
 
 #: The v2 base fields the seam record carries (links and stores are server-made, not seam).

@@ -6,8 +6,8 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgcompat.fields import FIELDS, V1_FIELDS, Kind, v2_fields_for_minor
-from imgcompat.model import V1Image, V2Image
+from imgcompat.core.fields import FIELDS, V1_FIELDS, Kind, v2_fields_for_minor
+from imgcompat.core.model import V1Image, V2Image
 from tests.property.strategies import KIND_STRATEGIES, v1_images, v2_images
 
 

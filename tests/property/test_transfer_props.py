@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imgcompat.errors import ChecksumMismatch, TransferInterrupted
-from imgcompat.integrity import Expected, SizeMismatch
-from imgcompat.transfer import download_to_file, iter_download, upload_source
+from imgcompat.core.errors import ChecksumMismatch, TransferInterrupted
+from imgcompat.core.integrity import Expected, SizeMismatch
+from imgcompat.shell.transfer import download_to_file, iter_download, upload_source
 
 
 class Stream:

@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imgcompat.errors import ImgcompatError
-from imgcompat.model import V1Image
-from imgcompat.v1 import (
+from imgcompat.core.errors import ImgcompatError
+from imgcompat.core.model import V1Image
+from imgcompat.core.v1 import (
     _v1image_fast,
     _v1image_reference,
     v1_headers_to_v1image,

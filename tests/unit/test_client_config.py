@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
-from imgcompat.aclient import AsyncImageClient
-from imgcompat.client import ImageClient
-from imgcompat.config import ClientConfig, from_env, parse_version
-from imgcompat.discovery import VersionNotAvailable
-from imgcompat.enums import Api
-from imgcompat.errors import ImgcompatError, InvalidRecord
+from imgcompat.core.discovery import VersionNotAvailable
+from imgcompat.core.enums import Api
+from imgcompat.core.errors import ImgcompatError, InvalidRecord
+from imgcompat.shell.aclient import AsyncImageClient
+from imgcompat.shell.client import ImageClient
+from imgcompat.shell.config import ClientConfig, from_env, parse_version
 from imgcompat.testing import Emulator
 
 

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from tenacity import wait_none
 
-from imgcompat.aclient import AsyncImageClient
-from imgcompat.client import ImageClient
-from imgcompat.errors import ConnectionFailed, ServerError, ServiceUnavailable
-from imgcompat.model import Image
+from imgcompat.core.errors import ConnectionFailed, ServerError, ServiceUnavailable
+from imgcompat.core.model import Image
+from imgcompat.shell.aclient import AsyncImageClient
+from imgcompat.shell.client import ImageClient
 from imgcompat.testing import Emulator, serve
 
 A, B = "http://a.test", "http://b.test"

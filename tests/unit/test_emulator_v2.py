@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from imgcompat.schema import validate
+from imgcompat.core.schema import validate
 from imgcompat.testing import Emulator, serve
 
 PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import imgcompat
-from imgcompat import errors
-from imgcompat.errors import (
+from imgcompat.core import errors
+from imgcompat.core.errors import (
     RETRYABLE_STATUSES,
     ChecksumMismatch,
     Conflict,

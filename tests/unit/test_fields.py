@@ -8,8 +8,8 @@ import attrs
 import pytest
 
 from imgcompat import Image, InvalidRecord, Location, V1Image, V2Image
-from imgcompat.enums import V1_STATUSES, ContainerFormat, DiskFormat, Status, Visibility
-from imgcompat.fields import (
+from imgcompat.core.enums import V1_STATUSES, ContainerFormat, DiskFormat, Status, Visibility
+from imgcompat.core.fields import (
     BY_NAME,
     BY_V1_KEY,
     BY_V2_KEY,
@@ -19,7 +19,7 @@ from imgcompat.fields import (
     is_v2_reserved,
     v2_fields_for_minor,
 )
-from imgcompat.immutable import FrozenDict, freeze, thaw
+from imgcompat.core.immutable import FrozenDict, freeze, thaw
 
 
 def test_field_names_are_unique_and_wire_names_too() -> None:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imgcompat.errors import ChecksumMismatch, ImageUnacceptable, TransferInterrupted
-from imgcompat.integrity import (
+from imgcompat.core.errors import ChecksumMismatch, ImageUnacceptable, TransferInterrupted
+from imgcompat.core.integrity import (
     Action,
     Expected,
     Resumer,
@@ -21,7 +21,7 @@ from imgcompat.integrity import (
     new_hasher,
     normalize_md5,
 )
-from imgcompat.model import Image
+from imgcompat.core.model import Image
 
 DATA = b"glance image bytes " * 1000
 MD5 = hashlib.md5(DATA).hexdigest()

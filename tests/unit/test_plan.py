@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from imgcompat import plan
-from imgcompat.discovery import VersionChoice
-from imgcompat.enums import Api
-from imgcompat.errors import (
+from imgcompat.core import plan
+from imgcompat.core.discovery import VersionChoice
+from imgcompat.core.enums import Api
+from imgcompat.core.errors import (
     Forbidden,
     ImageNotAuthorized,
     ImageNotFound,
@@ -19,8 +19,8 @@ from imgcompat.errors import (
     NotFound,
     UnexpectedResponse,
 )
-from imgcompat.model import Image
-from imgcompat.plan import Failure, Pager, Request, Response
+from imgcompat.core.model import Image
+from imgcompat.core.plan import Failure, Pager, Request, Response
 
 V1 = VersionChoice(Api.V1, 1, "http://g", "test")
 V2 = VersionChoice(Api.V2, 17, "http://g", "test")
@@ -239,7 +239,7 @@ def test_snapshot_records_are_private_and_tagged() -> None:
 
 
 def test_downloads_of_images_without_data_are_refused_up_front() -> None:
-    from imgcompat.errors import ImageUnacceptable
+    from imgcompat.core.errors import ImageUnacceptable
 
     with pytest.raises(ImageUnacceptable):
         plan.check_downloadable(Image(id=ID, status="queued"))

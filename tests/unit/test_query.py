@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from imgcompat import Api, InvalidRecord, filters_for
-from imgcompat.query import is_paging_key
+from imgcompat.core.query import is_paging_key
 
 T = datetime(2016, 6, 21, 3, 22, 20, tzinfo=UTC)
 

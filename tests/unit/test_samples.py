@@ -19,7 +19,7 @@ from imgcompat import (
     to_seam_dict,
     to_v2,
 )
-from imgcompat.seam import from_seam_dict
+from imgcompat.core.seam import from_seam_dict
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 REAL = sorted((SAMPLES / "glance-v2-real").glob("*.json"))

@@ -1,4 +1,4 @@
-"""The JSON Schemas in schemas/ and imgcompat.schema.validate.
+"""The JSON Schemas in schemas/ and imgcompat.core.schema.validate.
 
 The fixtures are documents nobody here wrote: recordings of a real Glance v2 server
 (samples/glance-v2-real) and the samples of the Glance API reference (samples/glance-api-ref).
@@ -14,8 +14,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from imgcompat import schema
-from imgcompat.errors import InvalidRecord
+from imgcompat.core import schema
+from imgcompat.core.errors import InvalidRecord
 
 # Parametrisation happens at collection time, before fixtures exist: the same location as
 # the conftest's samples_dir fixture (this file is tests/unit/test_schemas.py).

@@ -9,7 +9,7 @@ import pytest
 
 import imgcompat
 from imgcompat import Image, InvalidRecord, from_seam_dict, to_seam_dict
-from imgcompat.seam import LOCATION_KEYS, SEAM_KEYS, to_seam_json
+from imgcompat.core.seam import LOCATION_KEYS, SEAM_KEYS, to_seam_json
 
 T = datetime(2016, 6, 21, 3, 22, 20, tzinfo=UTC)
 

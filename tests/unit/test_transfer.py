@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgcompat import transfer
-from imgcompat.errors import ChecksumMismatch, ImageUnacceptable, TransferInterrupted
-from imgcompat.integrity import Expected, SizeMismatch, UnexpectedTransferResponse
-from imgcompat.model import Image
-from imgcompat.transfer import (
+from imgcompat.core.errors import ChecksumMismatch, ImageUnacceptable, TransferInterrupted
+from imgcompat.core.integrity import Expected, SizeMismatch, UnexpectedTransferResponse
+from imgcompat.core.model import Image
+from imgcompat.shell import transfer
+from imgcompat.shell.transfer import (
     SourceNotRewindable,
     adownload_to_file,
     adownload_to_path,

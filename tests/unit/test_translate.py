@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from imgcompat import Image, InvalidRecord, from_v2
-from imgcompat.enums import Status, Visibility
-from imgcompat.model import Location, V1Image, V2Image
-from imgcompat.translate import (
+from imgcompat.core.enums import Status, Visibility
+from imgcompat.core.model import Location, V1Image, V2Image
+from imgcompat.core.translate import (
     decode_properties,
     encode_property,
     image_to_v1,

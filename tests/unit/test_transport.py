@@ -9,17 +9,17 @@ import httpx
 import pytest
 from tenacity import wait_none
 
-from imgcompat.auth import CallableToken, SessionAuth, StaticToken, make_auth, redact
-from imgcompat.errors import (
+from imgcompat.core.errors import (
     ConnectionFailed,
     ImageNotFound,
     ImgcompatError,
     ServiceUnavailable,
     TransferInterrupted,
 )
-from imgcompat.plan import Request, Response
-from imgcompat.transfer import upload_source
-from imgcompat.transport import AsyncTransport, Transport
+from imgcompat.core.plan import Request, Response
+from imgcompat.shell.auth import CallableToken, SessionAuth, StaticToken, make_auth, redact
+from imgcompat.shell.transfer import upload_source
+from imgcompat.shell.transport import AsyncTransport, Transport
 
 TOKEN = "tok+en/secret=="
 
@@ -188,7 +188,7 @@ def test_auth_sources() -> None:
 
 
 def test_service_unavailable_is_the_typed_answer_when_not_retried() -> None:
-    from imgcompat.plan import judge
+    from imgcompat.core.plan import judge
 
     request = Request("PUT", "/v2/images/x/file", idempotent=False, image_id="x",
                       expect=frozenset({204}))

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from imgcompat import Image, InvalidRecord, Loss, from_v1_headers, from_v1_json, to_v1_headers
-from imgcompat.enums import ContainerFormat, DiskFormat, Status
-from imgcompat.model import V1Image
-from imgcompat.seam import from_v1_json_list
-from imgcompat.v1 import (
+from imgcompat.core.enums import ContainerFormat, DiskFormat, Status
+from imgcompat.core.model import V1Image
+from imgcompat.core.seam import from_v1_json_list
+from imgcompat.core.v1 import (
     decode_text,
     encode_name,
     encode_value,
@@ -355,7 +355,7 @@ def test_v1_json_out() -> None:
 
 def test_properties_the_v1_wire_folds_together_are_reported() -> None:
     """'NIL'/'nil' and 'a-b'/'a_b' become one header name on a v1 server."""
-    from imgcompat.v1 import header_losses
+    from imgcompat.core.v1 import header_losses
 
     losses = header_losses(V1Image(properties={"NIL": "", "nil": "0", "a-b": "1", "a_b": "2",
                                                "solo": "x"}))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from imgcompat import Image, to_v1_headers, to_v2, v1_update_headers, v2_patch
-from imgcompat.writes import image_to_v2_create
+from imgcompat.core.writes import image_to_v2_create
 
 ID = "985df77b-9844-478d-943c-c2e15fe354f3"
 T = datetime(2016, 6, 21, 3, 22, 20, 123456, tzinfo=UTC)

@@ -14,7 +14,7 @@ from typing import Literal
 import attrs
 import httpx
 
-from imgcompat.enums import Status
+from imgcompat.core.enums import Status
 
 from .app import App
 from .data import Stored

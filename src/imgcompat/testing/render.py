@@ -1,7 +1,7 @@
 """Records to the wire, through the core codecs only.
 
 The emulator never formats an image itself: a :class:`~.store.Record` becomes a
-``V1Image`` or ``V2Image`` and the core codecs (``imgcompat.v1`` / ``imgcompat.v2``)
+``V1Image`` or ``V2Image`` and the core codecs (``imgcompat.core.v1`` / ``imgcompat.core.v2``)
 write the headers and JSON, so the emulator and the client share one idea of the wire.
 What is decided here is only what a real server of the configured minor shows.
 """
@@ -12,11 +12,11 @@ from typing import Any
 
 import attrs
 
-from imgcompat.enums import Visibility
-from imgcompat.fields import BASE, V2_FIELDS, v2_fields_for_minor
-from imgcompat.model import V1Image, V2Image
-from imgcompat.v1 import v1image_to_v1_headers, v1image_to_v1_json
-from imgcompat.v2 import v2image_to_v2_json
+from imgcompat.core.enums import Visibility
+from imgcompat.core.fields import BASE, V2_FIELDS, v2_fields_for_minor
+from imgcompat.core.model import V1Image, V2Image
+from imgcompat.core.v1 import v1image_to_v1_headers, v1image_to_v1_json
+from imgcompat.core.v2 import v2image_to_v2_json
 
 from .http import capitalize
 from .store import Record

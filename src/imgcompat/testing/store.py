@@ -23,7 +23,7 @@ from typing import Protocol
 
 import attrs
 
-from imgcompat.enums import Status, Visibility
+from imgcompat.core.enums import Status, Visibility
 
 CHUNK_SIZE = 1024 * 1024
 

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from imgcompat import scalars
-from imgcompat.enums import ContainerFormat, DiskFormat, Status, Visibility
-from imgcompat.errors import InvalidRecord
-from imgcompat.fields import V1_META_PREFIX, V1_PROPERTY_PREFIX, V1_PURGE_HEADER
-from imgcompat.model import V1Image
-from imgcompat.v1 import v1_headers_to_v1image
+from imgcompat.core import scalars
+from imgcompat.core.enums import ContainerFormat, DiskFormat, Status, Visibility
+from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.fields import V1_META_PREFIX, V1_PROPERTY_PREFIX, V1_PURGE_HEADER
+from imgcompat.core.model import V1Image
+from imgcompat.core.v1 import v1_headers_to_v1image
 
 from .data import receive_data
 from .http import BodyBroken, Request, Responder

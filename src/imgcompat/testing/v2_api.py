@@ -15,11 +15,11 @@ from urllib.parse import urlencode
 
 import attrs
 
-from imgcompat import scalars
-from imgcompat.enums import ContainerFormat, DiskFormat, Status, Visibility
-from imgcompat.errors import InvalidRecord
-from imgcompat.fields import BY_V2_KEY, is_v2_reserved
-from imgcompat.schema import load_schema, validate
+from imgcompat.core import scalars
+from imgcompat.core.enums import ContainerFormat, DiskFormat, Status, Visibility
+from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.fields import BY_V2_KEY, is_v2_reserved
+from imgcompat.core.schema import load_schema, validate
 
 from .data import FormatMismatch, RangeError, parse_range, receive_data
 from .http import BodyBroken, Request, Responder

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
-from . import scalars
-from .errors import InvalidRecord
-from .fields import (
+from imgcompat.core import scalars
+from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.fields import (
     BY_V1_KEY,
     V1_FIELDS,
     V1_META_PREFIX,
@@ -28,9 +28,9 @@ from .fields import (
     V1_PURGE_HEADER,
     Kind,
 )
-from .immutable import FrozenDict
-from .model import Loss, V1Image
-from .schema import _compile, load_schema, validate
+from imgcompat.core.immutable import FrozenDict
+from imgcompat.core.model import Loss, V1Image
+from imgcompat.core.schema import _compile, load_schema, validate
 
 Headers = tuple[tuple[str, str], ...]
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]]

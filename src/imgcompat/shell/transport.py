@@ -1,10 +1,10 @@
 """The byte movers: httpx senders (sync and async) with retries over rotating API servers.
 
-Each planned :class:`~imgcompat.plan.Request` is tried on the current API server; a
+Each planned :class:`~imgcompat.core.plan.Request` is tried on the current API server; a
 connection failure, a timeout or a 503-like answer moves to the next server and tries again
 after an exponential backoff with jitter (tenacity), up to ``num_retries`` more times, as
-far as :func:`imgcompat.plan.may_retry` allows. When the attempts are over,
-:class:`~imgcompat.errors.ConnectionFailed` names every server tried. The token is added to
+far as :func:`imgcompat.core.plan.may_retry` allows. When the attempts are over,
+:class:`~imgcompat.core.errors.ConnectionFailed` names every server tried. The token is added to
 each attempt's headers and never logged or put in a message.
 """
 
@@ -29,10 +29,10 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from .auth import TOKEN_HEADER, Auth, redact
-from .errors import ConnectionFailed, ImgcompatError, TransferInterrupted, error_for
-from .plan import Failure, Request, Response, is_retryable_status, may_retry
-from .transfer import UploadSource
+from imgcompat.core.errors import ConnectionFailed, ImgcompatError, TransferInterrupted, error_for
+from imgcompat.core.plan import Failure, Request, Response, is_retryable_status, may_retry
+from imgcompat.shell.auth import TOKEN_HEADER, Auth, redact
+from imgcompat.shell.transfer import UploadSource
 
 LOG = logging.getLogger("imgcompat")
 

@@ -1,7 +1,7 @@
 """What the bytes of an image must hash to, and the rules for resuming a broken download.
 
 Pure: hashing is arithmetic on bytes handed in; nothing here reads a socket or a file, logs,
-or starts a thread. The sync and async transfer loops in :mod:`imgcompat.transfer` both call
+or starts a thread. The sync and async transfer loops in :mod:`imgcompat.shell.transfer` both call
 :class:`Verifier` and :class:`Resumer`, so every decision is taken once, here.
 """
 
@@ -17,11 +17,16 @@ from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
-from .errors import ChecksumMismatch, ImageUnacceptable, ImgcompatError, TransferInterrupted
-from .immutable import FrozenDict
+from imgcompat.core.errors import (
+    ChecksumMismatch,
+    ImageUnacceptable,
+    ImgcompatError,
+    TransferInterrupted,
+)
+from imgcompat.core.immutable import FrozenDict
 
 if TYPE_CHECKING:
-    from .model import Image
+    from imgcompat.core.model import Image
 
 __all__ = [
     "Action",

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import scalars
-from .errors import InvalidRecord
-from .fields import BY_V2_KEY, V2_FIELDS
-from .model import V2Image
-from .schema import validate
+from imgcompat.core import scalars
+from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.fields import BY_V2_KEY, V2_FIELDS
+from imgcompat.core.model import V2Image
+from imgcompat.core.schema import validate
 
 
 def v2_json_to_v2image(doc: Mapping[str, Any]) -> V2Image:

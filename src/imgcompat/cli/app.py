@@ -33,13 +33,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .discovery import VersionChoice, choose_version, normalize_endpoint
-from .enums import ContainerFormat, DiskFormat, Visibility
-from .errors import ConnectionFailed, ImgcompatError, InvalidRecord, error_for
-from .fields import LATEST_V2_MINOR
-from .model import Image, Loss, Translated
-from .scalars import parse_time
-from .seam import (
+from imgcompat.core.discovery import VersionChoice, choose_version, normalize_endpoint
+from imgcompat.core.enums import ContainerFormat, DiskFormat, Visibility
+from imgcompat.core.errors import ConnectionFailed, ImgcompatError, InvalidRecord, error_for
+from imgcompat.core.fields import LATEST_V2_MINOR
+from imgcompat.core.model import Image, Loss, Translated
+from imgcompat.core.scalars import parse_time
+from imgcompat.core.seam import (
     from_seam_dict,
     from_v1_headers,
     from_v1_json,
@@ -48,13 +48,13 @@ from .seam import (
     to_v1_headers,
     to_v2,
 )
-from .translate import image_to_v1, image_to_v2
-from .v1 import header_losses, v1image_to_v1_headers
-from .v2 import v2image_to_v2_json
-from .writes import v2_patch
+from imgcompat.core.translate import image_to_v1, image_to_v2
+from imgcompat.core.v1 import header_losses, v1image_to_v1_headers
+from imgcompat.core.v2 import v2image_to_v2_json
+from imgcompat.core.writes import v2_patch
 
 if TYPE_CHECKING:
-    from .client import ImageClient
+    from imgcompat.shell.client import ImageClient
 
 PROG = "imgcompat"
 TOKEN_ENV = ("OS_AUTH_TOKEN", "OS_TOKEN")
@@ -420,7 +420,7 @@ def discover(ctx: click.Context, url: str | None, pin: str | None, as_json: bool
               help="The highest v2 minor the emulator advertises.")
 def serve(api: str, port: int, data_dir: Path | None, v2_minor: int) -> None:
     """Run the embedded Glance emulator on 127.0.0.1 until interrupted (no auth)."""
-    from .testing import run_server
+    from imgcompat.testing import run_server
 
     where = f"127.0.0.1:{port}" if port else "a free port of 127.0.0.1"
     _err(f"serving the Glance emulator ({api}, v2.{v2_minor}) on {where}; Ctrl-C stops it")
@@ -432,7 +432,7 @@ def serve(api: str, port: int, data_dir: Path | None, v2_minor: int) -> None:
 
 def make_client(state: State) -> ImageClient:
     """A seam client from the global options, else from the ``OS_*`` environment."""
-    from .client import ImageClient
+    from imgcompat.shell.client import ImageClient
 
     options: dict[str, Any] = {"on_loss": print_losses, "timeout": state.timeout,
                                "num_retries": state.retries}
@@ -705,7 +705,7 @@ def demo(ctx: click.Context, demo_endpoint: str | None, demo_token: str | None,
     chosen and why, the warnings, each Loss report, and the seam records side by side.
     Exits 1 when a step fails or the records differ beyond what a Loss explains.
     """
-    from .demo import render, report_json, run_emulated, run_endpoint
+    from imgcompat.cli.demo import render, report_json, run_emulated, run_endpoint
 
     state = _state(ctx)
     # only an endpoint given on the command line: OS_IMAGE_URL alone keeps the emulator

@@ -28,16 +28,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .discovery import VersionChoice
-from .enums import Api, Status
-from .errors import ImageNotFound, ImgcompatError
-from .immutable import thaw
-from .model import Image, Loss
-from .seam import SEAM_KEYS, to_seam_json
-from .translate import image_to_v1, image_to_v2
+from imgcompat.core.discovery import VersionChoice
+from imgcompat.core.enums import Api, Status
+from imgcompat.core.errors import ImageNotFound, ImgcompatError
+from imgcompat.core.immutable import thaw
+from imgcompat.core.model import Image, Loss
+from imgcompat.core.seam import SEAM_KEYS, to_seam_json
+from imgcompat.core.translate import image_to_v1, image_to_v2
 
 if TYPE_CHECKING:
-    from .client import ImageClient
+    from imgcompat.shell.client import ImageClient
 
 Mode = Literal["v1", "v2", "both"]
 #: Emulator modes, in table order, with their column titles.
@@ -271,7 +271,7 @@ def run_lifecycle(
 
     Nothing is left behind: when a step fails after the record exists, it is deleted.
     """
-    from .client import ImageClient
+    from imgcompat.shell.client import ImageClient
 
     factory = client_factory or ImageClient
     payload, run_id = scenario.payload, scenario.run_id
@@ -408,7 +408,7 @@ def run_emulated(
     modes: Sequence[tuple[Mode, str]] = MODES, *, scenario: Scenario | None = None,
 ) -> DemoReport:
     """The life cycle against the embedded emulator in each mode, over a real socket."""
-    from .testing import Emulator, serve
+    from imgcompat.testing import Emulator, serve
 
     start = time.perf_counter()
     scenario = scenario or Scenario.new()

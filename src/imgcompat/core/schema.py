@@ -5,7 +5,7 @@ repository's top-level ``schemas/`` directory and packaged into the wheel as
 ``imgcompat/schemas``. They refer to each other by ``$id``. This module is pure: apart
 from reading those files once (lazily), it does no I/O.
 
-``validate(name, document)`` raises :class:`~imgcompat.errors.InvalidRecord` naming the
+``validate(name, document)`` raises :class:`~imgcompat.core.errors.InvalidRecord` naming the
 offending field (``size``, ``images/0/size``, ``x-image-meta-size``) with a short human
 message; the offending value is shown through ``repr`` and truncated, so a CR or LF in
 it never reaches a log line raw.
@@ -40,7 +40,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.validators import extend
 from referencing import Registry, Resource
 
-from .errors import InvalidRecord
+from imgcompat.core.errors import InvalidRecord
 
 __all__ = ["SCHEMA_NAMES", "load_schema", "schema_dir", "validate"]
 
@@ -84,10 +84,10 @@ _TYPE_NAMES = {
 @functools.cache
 def schema_dir() -> Path:
     """Where the schema files are: inside the installed package, else the source tree."""
-    packaged = Path(__file__).parent / "schemas"
+    packaged = Path(__file__).parent.parent / "schemas"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "schemas"
+    return Path(__file__).resolve().parents[3] / "schemas"
 
 
 def _check_name(name: str) -> None:

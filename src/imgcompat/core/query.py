@@ -8,10 +8,10 @@ from typing import Any
 
 import attrs
 
-from .enums import Api, Visibility
-from .errors import InvalidRecord
-from .model import Loss
-from .scalars import format_v1_time, format_v2_time, parse_time
+from imgcompat.core.enums import Api, Visibility
+from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.model import Loss
+from imgcompat.core.scalars import format_v1_time, format_v2_time, parse_time
 
 PROPERTY_PREFIX = "property-"
 _CHANGES_SINCE = ("changes-since", "changes_since")

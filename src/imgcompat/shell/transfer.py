@@ -1,7 +1,7 @@
 """Streaming engines: verified, resumable downloads and hashed upload sources.
 
 Every decision (what a response means, when to resume, what the digests must be) is taken
-by :mod:`imgcompat.integrity`; this module only moves bytes. The sync and async loops differ
+by :mod:`imgcompat.core.integrity`; this module only moves bytes. The sync and async loops differ
 in how they read the network; both group the network's pieces into batches of about
 ``chunk_size`` bytes (without copying them) and hand each batch to a small thread pool that
 updates md5 and the multihash side by side and writes the batch, while the next one is being
@@ -36,8 +36,8 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, TypeAlias, cast
 
-from .errors import ChecksumMismatch, ImgcompatError, TransferInterrupted
-from .integrity import (
+from imgcompat.core.errors import ChecksumMismatch, ImgcompatError, TransferInterrupted
+from imgcompat.core.integrity import (
     Action,
     Expected,
     Hasher,
@@ -50,7 +50,7 @@ from .integrity import (
 )
 
 if TYPE_CHECKING:
-    from .model import Image
+    from imgcompat.core.model import Image
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",

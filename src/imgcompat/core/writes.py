@@ -10,11 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from . import scalars
-from .fields import BY_NAME, LATEST_V2_MINOR, V1_FIELDS, V2_FIELDS, Field, is_v2_reserved
-from .model import Image, Loss, Translated
-from .translate import encode_property, image_to_v1, image_to_v2
-from .v1 import Headers, header_losses, purge_header, v1image_to_v1_headers
+from imgcompat.core import scalars
+from imgcompat.core.fields import (
+    BY_NAME,
+    LATEST_V2_MINOR,
+    V1_FIELDS,
+    V2_FIELDS,
+    Field,
+    is_v2_reserved,
+)
+from imgcompat.core.model import Image, Loss, Translated
+from imgcompat.core.translate import encode_property, image_to_v1, image_to_v2
+from imgcompat.core.v1 import Headers, header_losses, purge_header, v1image_to_v1_headers
 
 PatchOp = dict[str, Any]
 _V2_WRITABLE: tuple[Field, ...] = tuple(f for f in V2_FIELDS if not f.read_only or f.create_only)

@@ -1,6 +1,6 @@
-"""``AsyncImageClient``: the asyncio twin of :class:`~imgcompat.client.ImageClient`.
+"""``AsyncImageClient``: the asyncio twin of :class:`~imgcompat.shell.client.ImageClient`.
 
-Same plans, same judging, same per-client state (:class:`~imgcompat.client.ClientState`);
+Same plans, same judging, same per-client state (:class:`~imgcompat.shell.client.ClientState`);
 only the byte moving is awaited.
 """
 
@@ -14,14 +14,14 @@ from typing import IO, Any, Self, TypeVar
 import httpx
 from tenacity.wait import wait_base
 
-from . import plan
-from .client import ClientState, ClientViews, LossCallback, build_state
-from .discovery import VersionChoice
-from .enums import Api, ContainerFormat, DiskFormat
-from .immutable import JSON
-from .integrity import Expected, Verified
-from .model import Image, Loss
-from .transfer import (
+from imgcompat.core import plan
+from imgcompat.core.discovery import VersionChoice
+from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
+from imgcompat.core.immutable import JSON
+from imgcompat.core.integrity import Expected, Verified
+from imgcompat.core.model import Image, Loss
+from imgcompat.shell.client import ClientState, ClientViews, LossCallback, build_state
+from imgcompat.shell.transfer import (
     Progress,
     adownload_to_file,
     adownload_to_path,
@@ -29,14 +29,14 @@ from .transfer import (
     check_uploaded,
     upload_source,
 )
-from .transport import DEFAULT_BACKOFF, AsyncTransport, HttpxByteStream
+from imgcompat.shell.transport import DEFAULT_BACKOFF, AsyncTransport, HttpxByteStream
 
 T = TypeVar("T")
 
 
 class AsyncListing(AsyncIterator[Image]):
     """The lazy result of ``detail``: ``async for`` the records; ``losses`` as in
-    :class:`~imgcompat.client.Listing`."""
+    :class:`~imgcompat.shell.client.Listing`."""
 
     def __init__(self, pages: AsyncIterator[Image], losses: tuple[Loss, ...]) -> None:
         self._pages = pages

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from .enums import Api
-from .errors import ImgcompatError, InvalidRecord
-from .schema import validate
+from imgcompat.core.enums import Api
+from imgcompat.core.errors import ImgcompatError, InvalidRecord
+from imgcompat.core.schema import validate
 
 _VERSION_ID = re.compile(r"^v(\d+)(?:\.(\d+))?$")
 _VERSIONED_PATH = re.compile(r"/v(\d+)(?:\.\d+)?/?$")

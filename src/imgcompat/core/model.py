@@ -13,9 +13,9 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from .enums import ContainerFormat, DiskFormat, OpenStrEnum, Status, Visibility
-from .errors import InvalidRecord
-from .immutable import JSON, FrozenDict, freeze, freeze_map
+from imgcompat.core.enums import ContainerFormat, DiskFormat, OpenStrEnum, Status, Visibility
+from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.immutable import JSON, FrozenDict, freeze, freeze_map
 
 T = TypeVar("T")
 E = TypeVar("E", bound=OpenStrEnum)

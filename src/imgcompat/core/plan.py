@@ -21,9 +21,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
-from .discovery import VersionChoice, choose_version
-from .enums import Api, ContainerFormat, DiskFormat, Status, Visibility
-from .errors import (
+from imgcompat.core.discovery import VersionChoice, choose_version
+from imgcompat.core.enums import Api, ContainerFormat, DiskFormat, Status, Visibility
+from imgcompat.core.errors import (
     RETRYABLE_STATUSES,
     ImageNotFound,
     ImageUnacceptable,
@@ -32,13 +32,24 @@ from .errors import (
     UnsupportedMediaType,
     error_for,
 )
-from .fields import V1_PROPERTY_PREFIX
-from .immutable import JSON
-from .model import Image, Loss
-from .query import filters_for, is_paging_key
-from .seam import from_v1_headers, from_v1_json, from_v1_json_list, from_v2, from_v2_list
-from .translate import image_to_v1
-from .writes import image_to_v1_create_headers, image_to_v2_create, v1_update_headers, v2_patch
+from imgcompat.core.fields import V1_PROPERTY_PREFIX
+from imgcompat.core.immutable import JSON
+from imgcompat.core.model import Image, Loss
+from imgcompat.core.query import filters_for, is_paging_key
+from imgcompat.core.seam import (
+    from_v1_headers,
+    from_v1_json,
+    from_v1_json_list,
+    from_v2,
+    from_v2_list,
+)
+from imgcompat.core.translate import image_to_v1
+from imgcompat.core.writes import (
+    image_to_v1_create_headers,
+    image_to_v2_create,
+    v1_update_headers,
+    v2_patch,
+)
 
 T = TypeVar("T")
 Pairs = tuple[tuple[str, str], ...]

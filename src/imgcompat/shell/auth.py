@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import ImgcompatError
+from imgcompat.core.errors import ImgcompatError
 
 TOKEN_HEADER = "x-auth-token"
 REDACTED = "***"

@@ -10,17 +10,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from . import v1, v2
-from .enums import Visibility
-from .errors import InvalidRecord
-from .fields import LATEST_V2_MINOR
-from .immutable import thaw
-from .model import Image, Location, Translated
-from .query import _is_public
-from .scalars import format_v2_time, parse_time
-from .translate import v1_to_image, v2_to_image
-from .v1 import HeaderInput, Headers
-from .writes import image_to_v1_create_headers, image_to_v2_create
+from imgcompat.core import v1, v2
+from imgcompat.core.enums import Visibility
+from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.fields import LATEST_V2_MINOR
+from imgcompat.core.immutable import thaw
+from imgcompat.core.model import Image, Location, Translated
+from imgcompat.core.query import _is_public
+from imgcompat.core.scalars import format_v2_time, parse_time
+from imgcompat.core.translate import v1_to_image, v2_to_image
+from imgcompat.core.v1 import HeaderInput, Headers
+from imgcompat.core.writes import image_to_v1_create_headers, image_to_v2_create
 
 SEAM_KEYS: tuple[str, ...] = (
     "id", "name", "status", "is_public", "visibility", "protected", "deleted", "deleted_at",

@@ -1,6 +1,6 @@
 """How each field kind is read from and written to text (v1 headers) and JSON.
 
-Pure functions keyed by :class:`~imgcompat.fields.Kind`; the codecs look a field's kind up
+Pure functions keyed by :class:`~imgcompat.core.fields.Kind`; the codecs look a field's kind up
 in the table and call these, so the per-field rules live in one place.
 """
 
@@ -11,10 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from .enums import ContainerFormat, DiskFormat, Status, Visibility
-from .errors import InvalidRecord
-from .fields import Field, Kind
-from .immutable import thaw
+from imgcompat.core.enums import ContainerFormat, DiskFormat, Status, Visibility
+from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.fields import Field, Kind
+from imgcompat.core.immutable import thaw
 
 _TRUE = frozenset({"true", "1", "yes", "on", "y", "t"})
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .enums import V1_STATUSES, Status, Visibility
-from .errors import InvalidRecord
-from .fields import (
+from imgcompat.core.enums import V1_STATUSES, Status, Visibility
+from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.fields import (
     BY_NAME,
     BY_V2_KEY,
     LATEST_V2_MINOR,
@@ -25,8 +25,8 @@ from .fields import (
     Kind,
     is_v2_reserved,
 )
-from .immutable import JSON, FrozenDict, thaw
-from .model import Image, Loss, Translated, V1Image, V2Image
+from imgcompat.core.immutable import JSON, FrozenDict, thaw
+from imgcompat.core.model import Image, Loss, Translated, V1Image, V2Image
 
 
 def decode_properties(props: FrozenDict[str, str]) -> dict[str, JSON]:

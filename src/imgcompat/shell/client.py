@@ -1,9 +1,10 @@
-"""``ImageClient``: the synchronous seam client, a thin loop over :mod:`imgcompat.plan`.
+"""``ImageClient``: the synchronous seam client, a thin loop over :mod:`imgcompat.core.plan`.
 
 The plan decides every request and judges every answer; this class sends the requests
-(:class:`~imgcompat.transport.Transport`), streams the bytes (:mod:`imgcompat.transfer`) and
+(:class:`~imgcompat.shell.transport.Transport`), streams the bytes
+(:mod:`imgcompat.shell.transfer`) and
 keeps the per-client state: the discovery cache, the v1 warning, the loss callback. The
-state shared with :class:`~imgcompat.aclient.AsyncImageClient` lives in
+state shared with :class:`~imgcompat.shell.aclient.AsyncImageClient` lives in
 :class:`ClientState`, so the two clients differ only in how they move bytes.
 """
 
@@ -19,15 +20,15 @@ from typing import IO, Any, Self, TypeVar
 import httpx
 from tenacity.wait import wait_base
 
-from . import plan
-from .auth import Auth, make_auth
-from .config import ClientConfig, from_env, parse_version
-from .discovery import Endpoint, VersionChoice, choose_version, normalize_endpoint
-from .enums import Api, ContainerFormat, DiskFormat
-from .immutable import JSON
-from .integrity import Expected, Verified
-from .model import Image, Loss
-from .transfer import (
+from imgcompat.core import plan
+from imgcompat.core.discovery import Endpoint, VersionChoice, choose_version, normalize_endpoint
+from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
+from imgcompat.core.immutable import JSON
+from imgcompat.core.integrity import Expected, Verified
+from imgcompat.core.model import Image, Loss
+from imgcompat.shell.auth import Auth, make_auth
+from imgcompat.shell.config import ClientConfig, from_env, parse_version
+from imgcompat.shell.transfer import (
     Progress,
     check_uploaded,
     download_to_file,
@@ -35,7 +36,7 @@ from .transfer import (
     iter_download,
     upload_source,
 )
-from .transport import DEFAULT_BACKOFF, HttpxByteStream, Transport
+from imgcompat.shell.transport import DEFAULT_BACKOFF, HttpxByteStream, Transport
 
 LOG = logging.getLogger("imgcompat")
 T = TypeVar("T")
@@ -145,7 +146,7 @@ class ClientViews:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Self:
-        """A client from ``OS_*`` variables (:mod:`imgcompat.config`); ``options`` win."""
+        """A client from ``OS_*`` variables (:mod:`imgcompat.shell.config`); ``options`` win."""
         config = from_env(environ)
         kwargs: dict[str, Any] = {
             "num_retries": config.num_retries, "version": config.version,

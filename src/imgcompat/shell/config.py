@@ -24,9 +24,9 @@ from typing import Any
 
 import attrs
 
-from .discovery import normalize_endpoint
-from .enums import Api
-from .errors import InvalidRecord
+from imgcompat.core.discovery import normalize_endpoint
+from imgcompat.core.enums import Api
+from imgcompat.core.errors import InvalidRecord
 
 _TRUE = ("1", "true", "yes", "on")
 
@@ -90,7 +90,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> ClientConfig:
     token = env.get("OS_AUTH_TOKEN") or env.get("OS_TOKEN") or None
     session = None
     if token is None and env.get("OS_AUTH_URL"):
-        from .auth import keystone_session
+        from imgcompat.shell.auth import keystone_session
 
         session = keystone_session(env)
     servers = env.get("OS_IMAGE_URL", "")
