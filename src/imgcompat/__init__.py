@@ -7,7 +7,6 @@ are the imperative shell around it. Everything listed in ``__all__`` is public.
 from imgcompat.core.discovery import (
     Endpoint,
     VersionChoice,
-    VersionNotAvailable,
     choose_version,
     normalize_endpoint,
 )
@@ -32,6 +31,7 @@ from imgcompat.core.errors import (
     ServiceUnavailable,
     UnexpectedResponse,
     UnsupportedMediaType,
+    VersionNotAvailable,
     error_for,
 )
 from imgcompat.core.immutable import FrozenDict

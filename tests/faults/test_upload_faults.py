@@ -13,8 +13,7 @@ import pytest
 import tenacity
 
 from imgcompat.core.enums import Status
-from imgcompat.core.errors import ChecksumMismatch, ImgcompatError
-from imgcompat.core.integrity import SizeMismatch
+from imgcompat.core.errors import ChecksumMismatch, ImgcompatError, SizeMismatch
 from imgcompat.core.model import Image
 from imgcompat.shell.aclient import AsyncImageClient
 from imgcompat.shell.client import ImageClient

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imgcompat.core.errors import ChecksumMismatch, TransferInterrupted
-from imgcompat.core.integrity import Expected, SizeMismatch
+from imgcompat.core.errors import ChecksumMismatch, SizeMismatch, TransferInterrupted
+from imgcompat.core.integrity import Expected
 from imgcompat.shell.transfer import download_to_file, iter_download, upload_source
 
 

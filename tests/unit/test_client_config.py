@@ -6,9 +6,8 @@ import sys
 
 import pytest
 
-from imgcompat.core.discovery import VersionNotAvailable
 from imgcompat.core.enums import Api
-from imgcompat.core.errors import ImgcompatError, InvalidRecord
+from imgcompat.core.errors import ImgcompatError, InvalidRecord, VersionNotAvailable
 from imgcompat.shell.aclient import AsyncImageClient
 from imgcompat.shell.client import ImageClient
 from imgcompat.shell.config import ClientConfig, from_env, parse_version

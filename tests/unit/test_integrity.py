@@ -10,17 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imgcompat.core.errors import ChecksumMismatch, ImageUnacceptable, TransferInterrupted
-from imgcompat.core.integrity import (
-    Action,
-    Expected,
-    Resumer,
+from imgcompat.core.errors import (
+    ChecksumMismatch,
+    ImageUnacceptable,
     SizeMismatch,
+    TransferInterrupted,
     UnexpectedTransferResponse,
-    Verifier,
-    new_hasher,
-    normalize_md5,
 )
+from imgcompat.core.integrity import Action, Expected, Resumer, Verifier, new_hasher, normalize_md5
 from imgcompat.core.model import Image
 
 DATA = b"glance image bytes " * 1000

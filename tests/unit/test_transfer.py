@@ -16,12 +16,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgcompat.core.errors import ChecksumMismatch, ImageUnacceptable, TransferInterrupted
-from imgcompat.core.integrity import Expected, SizeMismatch, UnexpectedTransferResponse
+from imgcompat.core.errors import (
+    ChecksumMismatch,
+    ImageUnacceptable,
+    SizeMismatch,
+    SourceNotRewindable,
+    TransferInterrupted,
+    UnexpectedTransferResponse,
+)
+from imgcompat.core.integrity import Expected
 from imgcompat.core.model import Image
 from imgcompat.shell import transfer
 from imgcompat.shell.transfer import (
-    SourceNotRewindable,
     adownload_to_file,
     adownload_to_path,
     aiter_download,

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 
 from imgcompat.core.enums import Api
-from imgcompat.core.errors import ImgcompatError, InvalidRecord
+from imgcompat.core.errors import InvalidRecord, VersionNotAvailable
 from imgcompat.core.schema import validate
 
 _VERSION_ID = re.compile(r"^v(\d+)(?:\.(\d+))?$")
@@ -20,8 +20,6 @@ _VERSION_SUFFIX = re.compile(r"/v([12])(?:\.\d+)?$")
 _USABLE = ("CURRENT", "SUPPORTED", "DEPRECATED")
 
 
-class VersionNotAvailable(ImgcompatError):
-    """The server does not offer the API major that was asked for."""
 
 
 @attrs.frozen

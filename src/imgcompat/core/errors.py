@@ -1,7 +1,40 @@
-"""One exception hierarchy, and the pure mapping from an HTTP answer to it.
+"""One exception tree, and the pure mapping from an HTTP answer to it.
 
 Every failure a caller can see is an :class:`ImgcompatError`; each carries the image id
-(where known), the HTTP status (where there was one) and the server's own message.
+(where known), the HTTP status (where there was one) and the server's own message. The
+tree has one base per kind of failure a caller catches (as httpx draws its own)::
+
+    ImgcompatError
+    ├── InvalidRecord (also ValueError)   input that does not describe a valid image
+    │   └── InvalidServerRecord           ... when the server sent it (also InvalidResponse)
+    ├── VersionNotAvailable               discovery: the API asked for is not offered
+    ├── ImageUnacceptable                 the image cannot be used as asked (no data yet)
+    ├── SourceNotRewindable               a one-shot upload source asked for its bytes twice
+    ├── ConnectionFailed                  no usable answer from any API server
+    │   └── TransferInterrupted           the connection broke while bytes moved
+    ├── StatusError                       the server answered with an error status
+    │   ├── Invalid                       400
+    │   │   └── ImageBadRequest           400 on an image
+    │   ├── Forbidden                     401 / 403
+    │   │   └── ImageNotAuthorized        401 / 403 on an image
+    │   ├── NotFound                      404
+    │   │   └── ImageNotFound             404 on an image
+    │   ├── Conflict                      409
+    │   ├── ImageQuotaExceeded            413
+    │   ├── UnsupportedMediaType          415
+    │   ├── RangeNotSatisfiable           416
+    │   └── ServerError                   5xx
+    │       └── ServiceUnavailable        502 / 503 / 504, once retries are over
+    └── InvalidResponse                   the server answered, but not with something usable
+        ├── UnexpectedResponse            a status or shape the seam has no meaning for
+        │   └── UnexpectedTransferResponse  a download answer the resume rules cannot use
+        ├── InvalidServerRecord           (see above)
+        └── ChecksumMismatch              the bytes do not have the promised digest
+            └── SizeMismatch              ... nor the promised length
+
+The split between ``NotFound`` and ``ImageNotFound`` (and their 400/403 twins) is the
+classic seam's: a call about one image raises the ``Image*`` class, a list or a create the
+plain one; ``except NotFound`` catches both.
 """
 
 from __future__ import annotations
@@ -50,59 +83,91 @@ class InvalidRecord(ImgcompatError, ValueError):
         super().__init__(text, **kw)  # type: ignore[arg-type]
 
 
-class ImageNotFound(ImgcompatError):
-    """The image does not exist (or is deleted, on v2)."""
+class VersionNotAvailable(ImgcompatError):
+    """The server does not offer the API major that was asked for."""
 
 
-class NotFound(ImgcompatError):
-    """A 404 on a call that names no image (a list, a create)."""
+class ImageUnacceptable(ImgcompatError):
+    """The image cannot be used as asked (e.g. it has no data to download)."""
 
 
-class ImageNotAuthorized(ImgcompatError):
-    """401/403 on an image: not allowed to see or change it (also: protected)."""
+class SourceNotRewindable(ImgcompatError):
+    """An upload source that can be read only once was asked for its bytes a second time."""
 
 
-class Forbidden(ImgcompatError):
-    """401/403 on a call that names no image (a list, a create)."""
+class StatusError(ImgcompatError):
+    """The server answered with an error status (``status`` says which)."""
 
 
-class ImageBadRequest(ImgcompatError):
-    """400 on an image."""
-
-
-class Invalid(ImgcompatError):
+class Invalid(StatusError):
     """400 on a call that names no image (a list, a create)."""
 
 
-class Conflict(ImgcompatError):
+class ImageBadRequest(Invalid):
+    """400 on an image."""
+
+
+class Forbidden(StatusError):
+    """401/403 on a call that names no image (a list, a create)."""
+
+
+class ImageNotAuthorized(Forbidden):
+    """401/403 on an image: not allowed to see or change it (also: protected)."""
+
+
+class NotFound(StatusError):
+    """A 404 on a call that names no image (a list, a create)."""
+
+
+class ImageNotFound(NotFound):
+    """The image does not exist (or is deleted, on v2)."""
+
+
+class Conflict(StatusError):
     """409: e.g. uploading to an image that is not queued."""
 
 
-class ImageQuotaExceeded(ImgcompatError):
+class ImageQuotaExceeded(StatusError):
     """413: the image (or the owner's storage) is over quota."""
 
 
-class UnsupportedMediaType(ImgcompatError):
+class UnsupportedMediaType(StatusError):
     """415: the server refused the content type, or data that did not match disk_format."""
 
 
-class RangeNotSatisfiable(ImgcompatError):
+class RangeNotSatisfiable(StatusError):
     """416: a download range the server cannot serve."""
 
 
-class ServiceUnavailable(ImgcompatError):
-    """503 and other retryable server states; raised only when retries are over."""
-
-
-class ServerError(ImgcompatError):
+class ServerError(StatusError):
     """An unexpected 5xx answer."""
 
 
-class UnexpectedResponse(ImgcompatError):
-    """A status code the seam has no meaning for."""
+class ServiceUnavailable(ServerError):
+    """503 and other retryable server states; raised only when retries are over."""
 
 
-class ChecksumMismatch(ImgcompatError):
+class InvalidResponse(ImgcompatError):
+    """The server answered, but the answer cannot be used: its shape, status or bytes."""
+
+
+class UnexpectedResponse(InvalidResponse):
+    """A status code or document shape the seam has no meaning for."""
+
+
+class UnexpectedTransferResponse(UnexpectedResponse):
+    """A download answer the resume rules cannot use (e.g. a Content-Range for other bytes)."""
+
+
+class InvalidServerRecord(InvalidRecord, InvalidResponse):
+    """A record in the server's answer that breaks the wire format (its schema, its types).
+
+    Both an :class:`InvalidRecord` (what the parser found) and an :class:`InvalidResponse`
+    (whose fault it is), so callers catching either kind see it.
+    """
+
+
+class ChecksumMismatch(InvalidResponse):
     """The bytes moved do not have the digest the server promised."""
 
     def __init__(
@@ -125,8 +190,15 @@ class ChecksumMismatch(ImgcompatError):
 ImageChecksumMismatch = ChecksumMismatch
 
 
-class ImageUnacceptable(ImgcompatError):
-    """The image cannot be used as asked (e.g. it has no data to download)."""
+class SizeMismatch(ChecksumMismatch):
+    """The image has a different number of bytes than the server's record says."""
+
+    def __init__(self, *, expected: int, actual: int, image_id: str | None = None) -> None:
+        super().__init__(
+            algorithm="size", expected=str(expected), actual=str(actual), image_id=image_id
+        )
+        self.expected_size = expected
+        self.actual_size = actual
 
 
 class ConnectionFailed(ImgcompatError):
@@ -136,6 +208,14 @@ class ConnectionFailed(ImgcompatError):
         self.servers = tuple(servers)
         tried = f" (tried: {', '.join(self.servers)})" if self.servers else ""
         super().__init__(message + tried, **kw)  # type: ignore[arg-type]
+
+
+class TransferInterrupted(ConnectionFailed):
+    """The connection broke while image bytes were moving (resumable where the API allows)."""
+
+    def __init__(self, message: str, *, offset: int = 0, **kw: object) -> None:
+        self.offset = offset
+        super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
 _TAGS = re.compile(r"<[^>]+>")
@@ -200,11 +280,3 @@ def error_for(status: int, body: bytes | str | None, image_id: str | None) -> Im
 
 #: Statuses worth asking another API server about.
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
-
-
-class TransferInterrupted(ConnectionFailed):
-    """The connection broke while image bytes were moving (resumable where the API allows)."""
-
-    def __init__(self, message: str, *, offset: int = 0, **kw: object) -> None:
-        self.offset = offset
-        super().__init__(message, **kw)  # type: ignore[arg-type]

@@ -20,8 +20,9 @@ import attrs
 from imgcompat.core.errors import (
     ChecksumMismatch,
     ImageUnacceptable,
-    ImgcompatError,
+    SizeMismatch,
     TransferInterrupted,
+    UnexpectedTransferResponse,
 )
 from imgcompat.core.immutable import FrozenDict
 
@@ -33,11 +34,9 @@ __all__ = [
     "Expected",
     "Hasher",
     "Resumer",
-    "SizeMismatch",
     "Start",
     "Verified",
     "Verifier",
-    "UnexpectedTransferResponse",
     "new_hasher",
     "normalize_md5",
 ]
@@ -46,19 +45,8 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 _CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", re.IGNORECASE)
 
 
-class SizeMismatch(ChecksumMismatch):
-    """The image has a different number of bytes than the server's record says."""
-
-    def __init__(self, *, expected: int, actual: int, image_id: str | None = None) -> None:
-        super().__init__(
-            algorithm="size", expected=str(expected), actual=str(actual), image_id=image_id
-        )
-        self.expected_size = expected
-        self.actual_size = actual
 
 
-class UnexpectedTransferResponse(ImgcompatError):
-    """A download answer the resume rules cannot use (e.g. a Content-Range for other bytes)."""
 
 
 class Hasher(Protocol):

@@ -36,13 +36,17 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, TypeAlias, cast
 
-from imgcompat.core.errors import ChecksumMismatch, ImgcompatError, TransferInterrupted
+from imgcompat.core.errors import (
+    ChecksumMismatch,
+    SizeMismatch,
+    SourceNotRewindable,
+    TransferInterrupted,
+)
 from imgcompat.core.integrity import (
     Action,
     Expected,
     Hasher,
     Resumer,
-    SizeMismatch,
     Start,
     Verified,
     Verifier,
@@ -111,8 +115,6 @@ AsyncOpenStream: TypeAlias = Callable[[int], AbstractAsyncContextManager[AsyncBy
 Progress: TypeAlias = Callable[[int, "int | None"], None]
 
 
-class SourceNotRewindable(ImgcompatError):
-    """An upload source that can be read only once was asked for its bytes a second time."""
 
 
 # --------------------------------------------------------------------------- byte movers
