@@ -7,12 +7,11 @@ only the byte moving is awaited.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import IO, Any, Self, TypeVar
+from typing import IO, Any, Self, TypeVar, Unpack
 
 import httpx
-from tenacity.wait import wait_base
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice
@@ -20,7 +19,7 @@ from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
 from imgcompat.core.immutable import JSON
 from imgcompat.core.integrity import Expected, Verified
 from imgcompat.core.model import Image, Loss
-from imgcompat.shell.client import ClientState, ClientViews, LossCallback, build_state
+from imgcompat.shell.client import ClientOptions, ClientViews, build_state
 from imgcompat.shell.transfer import (
     Progress,
     adownload_to_file,
@@ -29,7 +28,7 @@ from imgcompat.shell.transfer import (
     check_uploaded,
     upload_source,
 )
-from imgcompat.shell.transport import DEFAULT_BACKOFF, AsyncTransport, HttpxByteStream
+from imgcompat.shell.transport import AsyncTransport, HttpxByteStream
 
 T = TypeVar("T")
 
@@ -49,30 +48,14 @@ class AsyncListing(AsyncIterator[Image]):
 class AsyncImageClient(ClientViews):
     """The image seam over Glance v1, v2 or both, for asyncio callers."""
 
-    def __init__(
-        self,
-        api_servers: str | Sequence[str],
-        *,
-        num_retries: int = 3,
-        version: Api | str | None = None,
-        token: str | Callable[[], str | None] | None = None,
-        session: Any = None,
-        verify: bool | str = True,
-        timeout: float = 60.0,
-        connect_timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-        on_loss: LossCallback | None = None,
-        backoff: wait_base = DEFAULT_BACKOFF,
-    ) -> None:
-        self._state: ClientState = build_state(
-            api_servers, num_retries=num_retries, version=version, token=token,
-            session=session, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
-            on_loss=on_loss)
+    def __init__(self, api_servers: str | Sequence[str], *,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 **options: Unpack[ClientOptions]) -> None:
+        """A client of the API servers ``api_servers``; the options are
+        :class:`~imgcompat.shell.client.ClientOptions`, as for the sync client."""
+        self._state, sender = build_state(api_servers, options)
         self._pin: Api | None = self._state.config.version
-        self._transport = AsyncTransport(
-            self._state.roots, auth=self._state.auth, num_retries=num_retries,
-            backoff=backoff, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
-            transport=transport)
+        self._transport = AsyncTransport(self._state.roots, transport=transport, **sender)
 
     # ------------------------------------------------------------------ the loop
 

@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import IO, Any, Self, TypeVar
+from typing import IO, Any, Self, TypedDict, TypeVar, Unpack
 
 import httpx
 from tenacity.wait import wait_base
@@ -36,7 +36,7 @@ from imgcompat.shell.transfer import (
     iter_download,
     upload_source,
 )
-from imgcompat.shell.transport import DEFAULT_BACKOFF, HttpxByteStream, Transport
+from imgcompat.shell.transport import DEFAULT_BACKOFF, HttpxByteStream, SenderOptions, Transport
 
 LOG = logging.getLogger("imgcompat")
 T = TypeVar("T")
@@ -101,27 +101,47 @@ class ClientState:
             self.on_loss(tuple(losses))
 
 
-def build_state(
-    api_servers: str | Sequence[str],
-    *,
-    num_retries: int,
-    version: Api | str | None,
-    token: str | Callable[[], str | None] | None,
-    session: Any,
-    verify: bool | str,
-    timeout: float,
-    connect_timeout: float,
-    on_loss: LossCallback | None,
-) -> ClientState:
+class ClientOptions(TypedDict, total=False):
+    """The keyword options both clients take, documented once.
+
+    ``num_retries``: further attempts after a failed one, each on the next API server
+    (default 3). ``version``: pin an API major (``"1"``/``"2"``; default: discover, v2
+    preferred). ``token``: a token, or a callable returning the current one. ``session``: a
+    keystoneauth1 session (tokens and re-auth come from it). ``verify``: TLS verification,
+    or a CA bundle path. ``timeout`` / ``connect_timeout``: seconds per read / connect.
+    ``on_loss``: called with what a write could not carry (default: one warning per loss).
+    ``backoff``: a tenacity wait between attempts (tests pass ``tenacity.wait_none()``).
+    """
+
+    num_retries: int
+    version: Api | str | None
+    token: str | Callable[[], str | None] | None
+    session: Any
+    verify: bool | str
+    timeout: float
+    connect_timeout: float
+    on_loss: LossCallback | None
+    backoff: wait_base
+
+
+def build_state(api_servers: str | Sequence[str], options: ClientOptions
+                ) -> tuple[ClientState, SenderOptions]:
+    """The shared state of a new client, and what its sender is built with."""
+    token = options.get("token")
     config = ClientConfig(
         api_servers=api_servers,  # the converter normalises
-        num_retries=num_retries, version=version,
-        token=token if isinstance(token, str) else None, session=session, verify=verify,
-        timeout=timeout, connect_timeout=connect_timeout)
-    state = ClientState(config, on_loss)
+        num_retries=options.get("num_retries", 3), version=options.get("version"),
+        token=token if isinstance(token, str) else None, session=options.get("session"),
+        verify=options.get("verify", True), timeout=options.get("timeout", 60.0),
+        connect_timeout=options.get("connect_timeout", 10.0))
+    state = ClientState(config, options.get("on_loss"))
     if token is not None and not isinstance(token, str):
         state.auth = make_auth(token)
-    return state
+    sender: SenderOptions = {
+        "auth": state.auth, "num_retries": config.num_retries,
+        "backoff": options.get("backoff", DEFAULT_BACKOFF), "verify": config.verify,
+        "timeout": config.timeout, "connect_timeout": config.connect_timeout}
+    return state, sender
 
 
 class Listing(Iterator[Image]):
@@ -153,7 +173,7 @@ class ClientViews:
             "token": config.token, "session": config.session, "verify": config.verify,
             "timeout": config.timeout, "connect_timeout": config.connect_timeout}
         kwargs.update(options)
-        return cls(config.api_servers, **kwargs)  # type: ignore[call-arg]
+        return cls(config.api_servers, **kwargs)  # type: ignore[call-arg]  # a subclass __init__
 
     def pinned(self, version: Api | str | None, *, caller: str | None = None) -> Self:
         """A view of this client speaking ``version`` (``None``: discover): same pool,
@@ -191,30 +211,14 @@ class ImageClient(ClientViews):
     ``tenacity.wait_none()``).
     """
 
-    def __init__(
-        self,
-        api_servers: str | Sequence[str],
-        *,
-        num_retries: int = 3,
-        version: Api | str | None = None,
-        token: str | Callable[[], str | None] | None = None,
-        session: Any = None,
-        verify: bool | str = True,
-        timeout: float = 60.0,
-        connect_timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-        on_loss: LossCallback | None = None,
-        backoff: wait_base = DEFAULT_BACKOFF,
-    ) -> None:
-        self._state = build_state(
-            api_servers, num_retries=num_retries, version=version, token=token,
-            session=session, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
-            on_loss=on_loss)
+    def __init__(self, api_servers: str | Sequence[str], *,
+                 transport: httpx.BaseTransport | None = None,
+                 **options: Unpack[ClientOptions]) -> None:
+        """A client of the API servers ``api_servers`` (one URL, several, or a
+        comma-separated text); see :class:`ClientOptions` for ``options``."""
+        self._state, sender = build_state(api_servers, options)
         self._pin: Api | None = self._state.config.version
-        self._transport = Transport(
-            self._state.roots, auth=self._state.auth, num_retries=num_retries,
-            backoff=backoff, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
-            transport=transport)
+        self._transport = Transport(self._state.roots, transport=transport, **sender)
 
     # ------------------------------------------------------------------ the loop
 
