@@ -60,6 +60,7 @@ class AsyncImageClient(ClientViews):
     # ------------------------------------------------------------------ the loop
 
     async def discover(self) -> VersionChoice:
+        """The API this view speaks: discovered once per client, then cached."""
         cached = self._state.cached_choice(self._pin)
         if cached is not None:
             return self._speaking(cached)
@@ -98,6 +99,9 @@ class AsyncImageClient(ClientViews):
 
     async def show(self, image_id: str, include_locations: bool = False,
                    show_deleted: bool = True) -> Image:
+        """The seam record of one image (``ImageNotFound`` if absent; a deleted one too
+        when ``show_deleted`` is false). Locations are stripped unless asked for: they can
+        hold credentials of the store."""
         return await self._run(plan.show_op(await self.discover(), image_id,
                                             include_locations=include_locations,
                                             show_deleted=show_deleted))
@@ -127,18 +131,25 @@ class AsyncImageClient(ClientViews):
 
     async def create(self, image: Image, data: Any = None, *, size: int | None = None,
                      activate_empty: bool = True) -> Image:
+        """A new image; with data, uploaded and active; ``size == 0`` without data ends
+        active too unless ``activate_empty=False`` (a queued reservation)."""
         return await self._run(plan.create_op(await self.discover(), image, data, size=size,
                                               activate_empty=activate_empty))
 
     async def update(self, image_id: str, image: Image, data: Any = None,
                      purge_props: bool = True, *, size: int | None = None) -> Image:
+        """Change the record to ``image`` with the minimal request (v2 JSON patch, v1
+        headers); ``purge_props`` removes properties ``image`` lacks; with ``data``, upload
+        it afterwards. The record after the change."""
         return await self._run(plan.update_op(await self.discover(), image_id, image, data,
                                               size=size, purge_props=purge_props))
 
     async def delete(self, image_id: str) -> None:
+        """Delete the image (``ImageNotFound`` if it does not exist)."""
         await self._run(plan.delete_op(await self.discover(), image_id))
 
     async def upload(self, image_id: str, data: Any, size: int | None = None) -> Image:
+        """Stream data into a queued image; the record after, checked against the bytes."""
         return await self._run(plan.upload_op(await self.discover(), image_id, data, size))
 
     async def snapshot(
@@ -154,6 +165,7 @@ class AsyncImageClient(ClientViews):
         disk_format: DiskFormat | str | None = DiskFormat.RAW,
         container_format: ContainerFormat | str | None = ContainerFormat.BARE,
     ) -> Image:
+        """Create the private snapshot record and upload; a failed upload deletes it."""
         record = plan.snapshot_image(
             name, instance_uuid, base_image_ref=base_image_ref, user_id=user_id,
             inherited=inherited, disk_format=disk_format, container_format=container_format)
@@ -186,6 +198,7 @@ class AsyncImageClient(ClientViews):
         return aiter_download(open_stream, expected, **options)
 
     async def close(self) -> None:
+        """Close the connection pool (pinned views share it: close the client once)."""
         await self._transport.aclose()
 
     async def __aenter__(self) -> Self:

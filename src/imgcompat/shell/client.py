@@ -261,6 +261,9 @@ class ImageClient(ClientViews):
 
     def show(self, image_id: str, include_locations: bool = False,
              show_deleted: bool = True) -> Image:
+        """The seam record of one image (``ImageNotFound`` if absent; a deleted one too
+        when ``show_deleted`` is false). Locations are stripped unless asked for: they can
+        hold credentials of the store."""
         return self._run(plan.show_op(self.discover(), image_id,
                                       include_locations=include_locations,
                                       show_deleted=show_deleted))
@@ -295,10 +298,14 @@ class ImageClient(ClientViews):
 
     def update(self, image_id: str, image: Image, data: Any = None,
                purge_props: bool = True, *, size: int | None = None) -> Image:
+        """Change the record to ``image`` with the minimal request (v2 JSON patch, v1
+        headers); ``purge_props`` removes properties ``image`` lacks; with ``data``, upload
+        it afterwards. The record after the change."""
         return self._run(plan.update_op(self.discover(), image_id, image, data, size=size,
                                         purge_props=purge_props))
 
     def delete(self, image_id: str) -> None:
+        """Delete the image (``ImageNotFound`` if it does not exist)."""
         self._run(plan.delete_op(self.discover(), image_id))
 
     def upload(self, image_id: str, data: Any, size: int | None = None) -> Image:
@@ -349,6 +356,7 @@ class ImageClient(ClientViews):
         return iter_download(open_stream, expected, **options)
 
     def close(self) -> None:
+        """Close the connection pool (pinned views share it: close the client once)."""
         self._transport.close()
 
     def __enter__(self) -> Self:
