@@ -16,10 +16,11 @@ import httpx
 from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
+from imgcompat.core.errors import ImgcompatError
 from imgcompat.core.immutable import JSON
 from imgcompat.core.integrity import Expected, Verified
 from imgcompat.core.model import Image, Loss
-from imgcompat.shell.client import ClientOptions, ClientViews, build_state
+from imgcompat.shell.client import ClientOptions, ClientViews, build_state, response_of
 from imgcompat.shell.transfer import (
     Progress,
     adownload_to_file,
@@ -71,17 +72,19 @@ class AsyncImageClient(ClientViews):
 
     async def _perform(self, step: plan.Step) -> Any:
         if isinstance(step, plan.Request):
-            return await self._transport.send(step)
+            return await self._transport.send(step, self._identity)
         if isinstance(step, plan.Upload):
             source = upload_source(step.data, step.size)
-            return plan.Uploaded(await self._transport.send_stream(step.request, source),
-                                 source)
+            return plan.Uploaded(
+                await self._transport.send_stream(step.request, source, self._identity),
+                source)
         if isinstance(step, plan.CheckUpload):
             return check_uploaded(step.source, step.image)
         self._state.report(step.losses)
         return None
 
     async def _run(self, op: plan.Op[T]) -> T:
+        last: plan.Response | None = None
         try:
             step = next(op)
             while True:
@@ -90,10 +93,14 @@ class AsyncImageClient(ClientViews):
                 except Exception as exc:
                     step = op.throw(exc)
                 else:
+                    last = response_of(outcome) or last
                     step = op.send(outcome)
         except StopIteration as stop:
             result: T = stop.value
             return result
+        except ImgcompatError as exc:
+            self._tagged(exc, last)
+            raise
 
     # ------------------------------------------------------------------ the seam
 
@@ -189,7 +196,7 @@ class AsyncImageClient(ClientViews):
 
         def open_stream(offset: int) -> AbstractAsyncContextManager[HttpxByteStream]:
             return self._transport.open_stream(
-                plan.download_request(choice, image_id, offset), offset)
+                plan.download_request(choice, image_id, offset), offset, self._identity)
 
         if dst_path is not None:
             return await adownload_to_path(open_stream, expected, dst_path, **options)
