@@ -65,7 +65,7 @@ class AsyncImageClient(ClientViews):
         cached = self._state.cached_choice(self._pin)
         if cached is not None:
             return self._speaking(cached)
-        response = await self._transport.send(plan.discovery_request())
+        response = await self._transport.send(plan.discovery_request(), self._identity)
         versions, choice = plan.judge_versions(response, self._pin,
                                                endpoint=self._state.endpoints[0].root)
         return self._speaking(self._state.remember(versions, choice, self._pin))
@@ -132,7 +132,12 @@ class AsyncImageClient(ClientViews):
 
     async def _pages(self, pager: plan.Pager) -> AsyncIterator[Image]:
         while (request := pager.request()) is not None:
-            images, pager = pager.feed(await self._transport.send(request))
+            response = await self._transport.send(request, self._identity)
+            try:
+                images, pager = pager.feed(response)
+            except ImgcompatError as exc:
+                self._tagged(exc, response)
+                raise
             for image in images:
                 yield image
 

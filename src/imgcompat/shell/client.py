@@ -277,7 +277,7 @@ class ImageClient(ClientViews):
         cached = self._state.cached_choice(self._pin)
         if cached is not None:
             return self._speaking(cached)
-        response = self._transport.send(plan.discovery_request())
+        response = self._transport.send(plan.discovery_request(), self._identity)
         versions, choice = plan.judge_versions(response, self._pin,
                                                endpoint=self._state.endpoints[0].root)
         return self._speaking(self._state.remember(versions, choice, self._pin))
@@ -342,7 +342,12 @@ class ImageClient(ClientViews):
 
     def _pages(self, pager: plan.Pager) -> Iterator[Image]:
         while (request := pager.request()) is not None:
-            images, pager = pager.feed(self._transport.send(request))
+            response = self._transport.send(request, self._identity)
+            try:
+                images, pager = pager.feed(response)
+            except ImgcompatError as exc:
+                self._tagged(exc, response)
+                raise
             yield from images
 
     def create(self, image: Image, data: Any = None, *, size: int | None = None,

@@ -36,7 +36,7 @@ from imgcompat.core.errors import (
     error_for,
     tag_request_ids,
 )
-from imgcompat.core.identity import ANONYMOUS, REQUEST_ID_HEADER, TOKEN_HEADER, RequestIdentity
+from imgcompat.core.identity import REQUEST_ID_HEADER, TOKEN_HEADER, RequestIdentity
 from imgcompat.core.plan import Failure, Request, Response, is_retryable_status, may_retry
 from imgcompat.shell.auth import Auth, redact
 from imgcompat.shell.transfer import UploadSource
@@ -369,13 +369,13 @@ class Transport(_Base):
             raise self._exhausted(request, tried, last, identity) from last
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def send(self, request: Request, identity: RequestIdentity = ANONYMOUS) -> Response:
+    def send(self, request: Request, identity: RequestIdentity) -> Response:
         """Send a planned request with its buffered body; the answer's facts."""
         response = self._run(request, _buffered(request), identity)
         return self._facts(response, response.content)
 
     def send_stream(self, request: Request, source: UploadSource,
-                    identity: RequestIdentity = ANONYMOUS) -> Response:
+                    identity: RequestIdentity) -> Response:
         """Send a request whose body is streamed from an upload source."""
         response = self._run(_sized(request, source),
                              lambda: (_Tracked(source.iter_chunks()), source.rewindable),
@@ -383,8 +383,8 @@ class Transport(_Base):
         return self._facts(response, response.content)
 
     @contextmanager
-    def open_stream(self, request: Request, offset: int = 0,
-                    identity: RequestIdentity = ANONYMOUS) -> Iterator[HttpxByteStream]:
+    def open_stream(self, request: Request, offset: int,
+                    identity: RequestIdentity) -> Iterator[HttpxByteStream]:
         """A streamed answer (a download); a status of 400 or more raises the typed error."""
         response = self._run(request, _buffered(request), identity, stream=True)
         try:
@@ -434,14 +434,14 @@ class AsyncTransport(_Base):
             raise self._exhausted(request, tried, last, identity) from last
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def send(self, request: Request, identity: RequestIdentity = ANONYMOUS
+    async def send(self, request: Request, identity: RequestIdentity
                    ) -> Response:
         """Send a planned request with its buffered body; the answer's facts."""
         response = await self._run(request, _buffered(request), identity)
         return self._facts(response, response.content)
 
     async def send_stream(self, request: Request, source: UploadSource,
-                          identity: RequestIdentity = ANONYMOUS) -> Response:
+                          identity: RequestIdentity) -> Response:
         """Send a request whose body is streamed from an upload source."""
         response = await self._run(
             _sized(request, source),
@@ -449,8 +449,8 @@ class AsyncTransport(_Base):
         return self._facts(response, response.content)
 
     @asynccontextmanager
-    async def open_stream(self, request: Request, offset: int = 0,
-                          identity: RequestIdentity = ANONYMOUS
+    async def open_stream(self, request: Request, offset: int,
+                          identity: RequestIdentity
                           ) -> AsyncIterator[HttpxByteStream]:
         """A streamed answer (a download); a status of 400 or more raises the typed error."""
         response = await self._run(request, _buffered(request), identity, stream=True)
