@@ -1,11 +1,13 @@
-"""Sans-I/O request plans and response judging, shared by the sync and async clients.
+"""Sans-I/O seam operations, shared by the sync and async clients.
 
-Everything the clients decide lives here: which path, verb, headers and body each seam
-operation needs on v1 or v2, which statuses mean success, how a page continues, which
-failures may be retried. The clients only move bytes. Multi-request operations (update,
-create, snapshot) are generators: they yield :class:`Step` values, the client performs each
-one and sends the outcome back (``gen.send``), or throws the failure in (``gen.throw``) so
-the operation can clean up (a snapshot deletes its half-made record).
+Each operation is written once for both APIs: it asks its dialect
+(:func:`~imgcompat.core.dialect.dialect_for`) for every request and for the reading of every
+answer, so nothing here compares API versions. The clients only move bytes. Multi-request
+operations (update, create, snapshot) are generators: they yield :class:`Step` values, the
+client performs each one and sends the outcome back (``gen.send``), or throws the failure in
+(``gen.throw``) so the operation can clean up (a snapshot deletes its half-made record).
+The request values, the retry rule (:mod:`imgcompat.core.exchange`) and the pager
+(:mod:`imgcompat.core.listing`) are re-exported here, where the clients look for them.
 """
 
 from __future__ import annotations
