@@ -174,6 +174,19 @@ class InvalidServerRecord(InvalidRecord, InvalidResponse):
     (whose fault it is), so callers catching either kind see it.
     """
 
+    @classmethod
+    def from_record(
+        cls, exc: InvalidRecord, *, image_id: str | None = None, status: int | None = None
+    ) -> InvalidServerRecord:
+        """``exc`` blamed on the server: its message and field kept, and the image id and
+        status it lacks taken from the call and the answer."""
+        message = exc.message
+        prefix = f"{exc.field}: "
+        if exc.field and message.startswith(prefix):
+            message = message[len(prefix):]
+        return cls(message, field=exc.field, image_id=exc.image_id or image_id,
+                   status=exc.status if exc.status is not None else status)
+
 
 class ChecksumMismatch(InvalidResponse):
     """The bytes moved do not have the digest the server promised."""
