@@ -32,7 +32,7 @@ from tenacity.wait import wait_base
 from imgcompat.core.errors import ConnectionFailed, ImgcompatError, TransferInterrupted, error_for
 from imgcompat.core.plan import Failure, Request, Response, is_retryable_status, may_retry
 from imgcompat.shell.auth import TOKEN_HEADER, Auth, redact
-from imgcompat.shell.transfer import UploadSource
+from imgcompat.shell.upload import UploadSource
 
 LOG = logging.getLogger("imgcompat")
 
