@@ -7,12 +7,11 @@ only the byte moving is awaited.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import IO, Any, Self, TypeVar
+from typing import IO, Any, Self, TypeVar, Unpack
 
 import httpx
-from tenacity.wait import wait_base
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice
@@ -21,9 +20,9 @@ from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
 from imgcompat.core.immutable import JSON
 from imgcompat.core.integrity import Expected, Verified
 from imgcompat.core.model import Image, Loss
-from imgcompat.shell.client import ClientState, ClientViews, LossCallback, build_state
+from imgcompat.shell.client import ClientOptions, ClientViews, build_state
 from imgcompat.shell.download import adownload
-from imgcompat.shell.transport import DEFAULT_BACKOFF, AsyncTransport, HttpxByteStream
+from imgcompat.shell.transport import AsyncTransport, HttpxByteStream
 from imgcompat.shell.upload import check_uploaded, upload_source
 
 T = TypeVar("T")
@@ -44,34 +43,19 @@ class AsyncListing(AsyncIterator[Image]):
 class AsyncImageClient(ClientViews):
     """The image seam over Glance v1, v2 or both, for asyncio callers."""
 
-    def __init__(
-        self,
-        api_servers: str | Sequence[str],
-        *,
-        num_retries: int = 3,
-        version: Api | str | None = None,
-        token: str | Callable[[], str | None] | None = None,
-        session: Any = None,
-        verify: bool | str = True,
-        timeout: float = 60.0,
-        connect_timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-        on_loss: LossCallback | None = None,
-        backoff: wait_base = DEFAULT_BACKOFF,
-    ) -> None:
-        self._state: ClientState = build_state(
-            api_servers, num_retries=num_retries, version=version, token=token,
-            session=session, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
-            on_loss=on_loss)
+    def __init__(self, api_servers: str | Sequence[str], *,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 **options: Unpack[ClientOptions]) -> None:
+        """A client of the API servers ``api_servers``; the options are
+        :class:`~imgcompat.shell.client.ClientOptions`, as for the sync client."""
+        self._state, sender = build_state(api_servers, options)
         self._pin: Api | None = self._state.config.version
-        self._transport = AsyncTransport(
-            self._state.roots, auth=self._state.auth, num_retries=num_retries,
-            backoff=backoff, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
-            transport=transport)
+        self._transport = AsyncTransport(self._state.roots, transport=transport, **sender)
 
     # ------------------------------------------------------------------ the loop
 
     async def discover(self) -> VersionChoice:
+        """The API this view speaks: discovered once per client, then cached."""
         cached = self._state.cached_choice(self._pin)
         if cached is not None:
             return self._speaking(cached)
@@ -110,6 +94,9 @@ class AsyncImageClient(ClientViews):
 
     async def show(self, image_id: str, include_locations: bool = False,
                    show_deleted: bool = True) -> Image:
+        """The seam record of one image (``ImageNotFound`` if absent; a deleted one too
+        when ``show_deleted`` is false). Locations are stripped unless asked for: they can
+        hold credentials of the store."""
         return await self._run(plan.show_op(await self.discover(), image_id,
                                             include_locations=include_locations,
                                             show_deleted=show_deleted))
@@ -139,18 +126,25 @@ class AsyncImageClient(ClientViews):
 
     async def create(self, image: Image, data: Any = None, *, size: int | None = None,
                      activate_empty: bool = True) -> Image:
+        """A new image; with data, uploaded and active; ``size == 0`` without data ends
+        active too unless ``activate_empty=False`` (a queued reservation)."""
         return await self._run(plan.create_op(await self.discover(), image, data, size=size,
                                               activate_empty=activate_empty))
 
     async def update(self, image_id: str, image: Image, data: Any = None,
                      purge_props: bool = True, *, size: int | None = None) -> Image:
+        """Change the record to ``image`` with the minimal request (v2 JSON patch, v1
+        headers); ``purge_props`` removes properties ``image`` lacks; with ``data``, upload
+        it afterwards. The record after the change."""
         return await self._run(plan.update_op(await self.discover(), image_id, image, data,
                                               size=size, purge_props=purge_props))
 
     async def delete(self, image_id: str) -> None:
+        """Delete the image (``ImageNotFound`` if it does not exist)."""
         await self._run(plan.delete_op(await self.discover(), image_id))
 
     async def upload(self, image_id: str, data: Any, size: int | None = None) -> Image:
+        """Stream data into a queued image; the record after, checked against the bytes."""
         return await self._run(plan.upload_op(await self.discover(), image_id, data, size))
 
     async def snapshot(
@@ -166,6 +160,7 @@ class AsyncImageClient(ClientViews):
         disk_format: DiskFormat | str | None = DiskFormat.RAW,
         container_format: ContainerFormat | str | None = ContainerFormat.BARE,
     ) -> Image:
+        """Create the private snapshot record and upload; a failed upload deletes it."""
         record = plan.snapshot_image(
             name, instance_uuid, base_image_ref=base_image_ref, user_id=user_id,
             inherited=inherited, disk_format=disk_format, container_format=container_format)
@@ -195,6 +190,7 @@ class AsyncImageClient(ClientViews):
         return await adownload(open_stream, expected, into=into, options=options)
 
     async def close(self) -> None:
+        """Close the connection pool (pinned views share it: close the client once)."""
         await self._transport.aclose()
 
     async def __aenter__(self) -> Self:

@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import IO, Any, Self, TypeVar
+from typing import IO, Any, Self, TypedDict, TypeVar, Unpack
 
 import httpx
 from tenacity.wait import wait_base
@@ -30,7 +30,7 @@ from imgcompat.core.model import Image, Loss
 from imgcompat.shell.auth import Auth, make_auth
 from imgcompat.shell.config import ClientConfig, from_env, parse_version
 from imgcompat.shell.download import download
-from imgcompat.shell.transport import DEFAULT_BACKOFF, HttpxByteStream, Transport
+from imgcompat.shell.transport import DEFAULT_BACKOFF, HttpxByteStream, SenderOptions, Transport
 from imgcompat.shell.upload import check_uploaded, upload_source
 
 LOG = logging.getLogger("imgcompat")
@@ -96,27 +96,47 @@ class ClientState:
             self.on_loss(tuple(losses))
 
 
-def build_state(
-    api_servers: str | Sequence[str],
-    *,
-    num_retries: int,
-    version: Api | str | None,
-    token: str | Callable[[], str | None] | None,
-    session: Any,
-    verify: bool | str,
-    timeout: float,
-    connect_timeout: float,
-    on_loss: LossCallback | None,
-) -> ClientState:
+class ClientOptions(TypedDict, total=False):
+    """The keyword options both clients take, documented once.
+
+    ``num_retries``: further attempts after a failed one, each on the next API server
+    (default 3). ``version``: pin an API major (``"1"``/``"2"``; default: discover, v2
+    preferred). ``token``: a token, or a callable returning the current one. ``session``: a
+    keystoneauth1 session (tokens and re-auth come from it). ``verify``: TLS verification,
+    or a CA bundle path. ``timeout`` / ``connect_timeout``: seconds per read / connect.
+    ``on_loss``: called with what a write could not carry (default: one warning per loss).
+    ``backoff``: a tenacity wait between attempts (tests pass ``tenacity.wait_none()``).
+    """
+
+    num_retries: int
+    version: Api | str | None
+    token: str | Callable[[], str | None] | None
+    session: Any
+    verify: bool | str
+    timeout: float
+    connect_timeout: float
+    on_loss: LossCallback | None
+    backoff: wait_base
+
+
+def build_state(api_servers: str | Sequence[str], options: ClientOptions
+                ) -> tuple[ClientState, SenderOptions]:
+    """The shared state of a new client, and what its sender is built with."""
+    token = options.get("token")
     config = ClientConfig(
         api_servers=api_servers,  # the converter normalises
-        num_retries=num_retries, version=version,
-        token=token if isinstance(token, str) else None, session=session, verify=verify,
-        timeout=timeout, connect_timeout=connect_timeout)
-    state = ClientState(config, on_loss)
+        num_retries=options.get("num_retries", 3), version=options.get("version"),
+        token=token if isinstance(token, str) else None, session=options.get("session"),
+        verify=options.get("verify", True), timeout=options.get("timeout", 60.0),
+        connect_timeout=options.get("connect_timeout", 10.0))
+    state = ClientState(config, options.get("on_loss"))
     if token is not None and not isinstance(token, str):
         state.auth = make_auth(token)
-    return state
+    sender: SenderOptions = {
+        "auth": state.auth, "num_retries": config.num_retries,
+        "backoff": options.get("backoff", DEFAULT_BACKOFF), "verify": config.verify,
+        "timeout": config.timeout, "connect_timeout": config.connect_timeout}
+    return state, sender
 
 
 class Listing(Iterator[Image]):
@@ -148,7 +168,7 @@ class ClientViews:
             "token": config.token, "session": config.session, "verify": config.verify,
             "timeout": config.timeout, "connect_timeout": config.connect_timeout}
         kwargs.update(options)
-        return cls(config.api_servers, **kwargs)  # type: ignore[call-arg]
+        return cls(config.api_servers, **kwargs)  # type: ignore[call-arg]  # a subclass __init__
 
     def pinned(self, version: Api | str | None, *, caller: str | None = None) -> Self:
         """A view of this client speaking ``version`` (``None``: discover): same pool,
@@ -186,30 +206,14 @@ class ImageClient(ClientViews):
     ``tenacity.wait_none()``).
     """
 
-    def __init__(
-        self,
-        api_servers: str | Sequence[str],
-        *,
-        num_retries: int = 3,
-        version: Api | str | None = None,
-        token: str | Callable[[], str | None] | None = None,
-        session: Any = None,
-        verify: bool | str = True,
-        timeout: float = 60.0,
-        connect_timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-        on_loss: LossCallback | None = None,
-        backoff: wait_base = DEFAULT_BACKOFF,
-    ) -> None:
-        self._state = build_state(
-            api_servers, num_retries=num_retries, version=version, token=token,
-            session=session, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
-            on_loss=on_loss)
+    def __init__(self, api_servers: str | Sequence[str], *,
+                 transport: httpx.BaseTransport | None = None,
+                 **options: Unpack[ClientOptions]) -> None:
+        """A client of the API servers ``api_servers`` (one URL, several, or a
+        comma-separated text); see :class:`ClientOptions` for ``options``."""
+        self._state, sender = build_state(api_servers, options)
         self._pin: Api | None = self._state.config.version
-        self._transport = Transport(
-            self._state.roots, auth=self._state.auth, num_retries=num_retries,
-            backoff=backoff, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
-            transport=transport)
+        self._transport = Transport(self._state.roots, transport=transport, **sender)
 
     # ------------------------------------------------------------------ the loop
 
@@ -252,6 +256,9 @@ class ImageClient(ClientViews):
 
     def show(self, image_id: str, include_locations: bool = False,
              show_deleted: bool = True) -> Image:
+        """The seam record of one image (``ImageNotFound`` if absent; a deleted one too
+        when ``show_deleted`` is false). Locations are stripped unless asked for: they can
+        hold credentials of the store."""
         return self._run(plan.show_op(self.discover(), image_id,
                                       include_locations=include_locations,
                                       show_deleted=show_deleted))
@@ -286,10 +293,14 @@ class ImageClient(ClientViews):
 
     def update(self, image_id: str, image: Image, data: Any = None,
                purge_props: bool = True, *, size: int | None = None) -> Image:
+        """Change the record to ``image`` with the minimal request (v2 JSON patch, v1
+        headers); ``purge_props`` removes properties ``image`` lacks; with ``data``, upload
+        it afterwards. The record after the change."""
         return self._run(plan.update_op(self.discover(), image_id, image, data, size=size,
                                         purge_props=purge_props))
 
     def delete(self, image_id: str) -> None:
+        """Delete the image (``ImageNotFound`` if it does not exist)."""
         self._run(plan.delete_op(self.discover(), image_id))
 
     def upload(self, image_id: str, data: Any, size: int | None = None) -> Image:
@@ -337,6 +348,7 @@ class ImageClient(ClientViews):
         return download(open_stream, expected, into=into, options=options)
 
     def close(self) -> None:
+        """Close the connection pool (pinned views share it: close the client once)."""
         self._transport.close()
 
     def __enter__(self) -> Self:

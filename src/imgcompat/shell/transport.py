@@ -14,7 +14,7 @@ import logging
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import attrs
 import httpx
@@ -108,6 +108,17 @@ def _sized(request: Request, source: UploadSource) -> Request:
                                           ("content-length", str(source.declared_size))))
 
 
+class SenderOptions(TypedDict, total=False):
+    """What both senders are built with, besides the roots and the httpx transport."""
+
+    auth: Auth | None
+    num_retries: int
+    backoff: wait_base
+    verify: bool | str
+    timeout: float
+    connect_timeout: float
+
+
 class _Base:
     """What both senders share: servers, rotation, headers, the retry policy, messages."""
 
@@ -118,6 +129,9 @@ class _Base:
         auth: Auth | None = None,
         num_retries: int = 3,
         backoff: wait_base = DEFAULT_BACKOFF,
+        verify: bool | str = True,
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
     ) -> None:
         if not roots:
             raise ImgcompatError("no API server configured")
@@ -126,6 +140,10 @@ class _Base:
         self.num_retries = num_retries
         self.backoff = backoff
         self._cursor = 0
+        #: What the httpx client of either flavour is built with.
+        self._client_options: dict[str, Any] = {
+            "verify": verify_option(verify), "follow_redirects": False,
+            "timeout": httpx.Timeout(timeout, connect=connect_timeout)}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(roots={list(self.roots)!r}, auth={self.auth!r})"
@@ -185,6 +203,39 @@ class _Base:
             f"{request.method} {request.path}: {last.detail} "
             f"({len(tried)} attempt{'s' if len(tried) != 1 else ''})",
             servers=servers, image_id=request.image_id)
+
+    def _build(self, client: httpx.Client | httpx.AsyncClient, request: Request,
+               tried: list[str], body: BodyFactory) -> tuple[httpx.Request, Any, bool, str]:
+        """One attempt's request on the current server, its body and whether it replays."""
+        root = self.current_root
+        content, replayable = body()
+        tried.append(root)
+        built = client.build_request(
+            request.method, root + request.path, params=request.params,
+            headers=self._headers(request, self._token()), content=content)
+        return built, content, replayable, root
+
+    def _transport_failure(self, request: Request, root: str, content: Any,
+                           replayable: bool, exc: httpx.TransportError) -> Exception:
+        """What a broken attempt raises: a retry signal, or the final error when the body
+        may have reached the server and cannot be replayed."""
+        failure = classify(exc)
+        if isinstance(content, _Tracked) and content.started:
+            failure = Failure.NO_ANSWER
+        if may_retry(request, failure, body_replayable=replayable):
+            return self._failed(request, root, failure, f"{type(exc).__name__}: {exc}")
+        return self._not_replayed(request, root, exc)
+
+    def _retry_status(self, request: Request, root: str, status: int,
+                      replayable: bool) -> bool:
+        """Whether this answer's status asks for the next server (after logging it)."""
+        self._log(request, root, status)
+        return is_retryable_status(request, status) and may_retry(
+            request, Failure.RETRYABLE_STATUS, body_replayable=replayable)
+
+    def _status_retry(self, request: Request, root: str, status: int, body: bytes) -> _Retry:
+        return self._failed(request, root, Failure.RETRYABLE_STATUS,
+                            str(error_for(status, body, None)))
 
     def _facts(self, response: httpx.Response, body: bytes) -> Response:
         return Response(response.status_code, tuple(response.headers.multi_items()), body)
@@ -251,51 +302,26 @@ class HttpxByteStream:
 class Transport(_Base):
     """Synchronous sender over one ``httpx.Client`` (one connection pool per client)."""
 
-    def __init__(
-        self,
-        roots: Sequence[str],
-        *,
-        auth: Auth | None = None,
-        num_retries: int = 3,
-        backoff: wait_base = DEFAULT_BACKOFF,
-        verify: bool | str = True,
-        timeout: float = 60.0,
-        connect_timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(roots, auth=auth, num_retries=num_retries, backoff=backoff)
-        self._client = httpx.Client(
-            transport=transport, verify=verify_option(verify), follow_redirects=False,
-            timeout=httpx.Timeout(timeout, connect=connect_timeout))
+    def __init__(self, roots: Sequence[str], *, transport: httpx.BaseTransport | None = None,
+                 **options: Unpack[SenderOptions]) -> None:
+        super().__init__(roots, **options)
+        self._client = httpx.Client(transport=transport, **self._client_options)
 
     def close(self) -> None:
+        """Close the connection pool."""
         self._client.close()
 
     def _attempt(self, request: Request, tried: list[str], body: BodyFactory, stream: bool
                  ) -> httpx.Response:
-        root = self.current_root
-        content, replayable = body()
-        tried.append(root)
-        built = self._client.build_request(
-            request.method, root + request.path, params=request.params,
-            headers=self._headers(request, self._token()), content=content)
+        built, content, replayable, root = self._build(self._client, request, tried, body)
         try:
             response = self._client.send(built, stream=stream)
         except httpx.TransportError as exc:
-            failure = classify(exc)
-            if isinstance(content, _Tracked) and content.started:
-                failure = Failure.NO_ANSWER
-            if may_retry(request, failure, body_replayable=replayable):
-                raise self._failed(request, root, failure, f"{type(exc).__name__}: {exc}"
-                                   ) from exc
-            raise self._not_replayed(request, root, exc) from exc
-        self._log(request, root, response.status_code)
-        if is_retryable_status(request, response.status_code) and may_retry(
-                request, Failure.RETRYABLE_STATUS, body_replayable=replayable):
+            raise self._transport_failure(request, root, content, replayable, exc) from exc
+        if self._retry_status(request, root, response.status_code, replayable):
             body_bytes = response.read()
             response.close()
-            raise self._failed(request, root, Failure.RETRYABLE_STATUS,
-                               str(error_for(response.status_code, body_bytes, None)))
+            raise self._status_retry(request, root, response.status_code, body_bytes)
         return response
 
     def _run(self, request: Request, body: BodyFactory, *, stream: bool = False
@@ -335,51 +361,27 @@ class Transport(_Base):
 class AsyncTransport(_Base):
     """The asyncio twin of :class:`Transport` (``httpx.AsyncClient``)."""
 
-    def __init__(
-        self,
-        roots: Sequence[str],
-        *,
-        auth: Auth | None = None,
-        num_retries: int = 3,
-        backoff: wait_base = DEFAULT_BACKOFF,
-        verify: bool | str = True,
-        timeout: float = 60.0,
-        connect_timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(roots, auth=auth, num_retries=num_retries, backoff=backoff)
-        self._client = httpx.AsyncClient(
-            transport=transport, verify=verify_option(verify), follow_redirects=False,
-            timeout=httpx.Timeout(timeout, connect=connect_timeout))
+    def __init__(self, roots: Sequence[str], *,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 **options: Unpack[SenderOptions]) -> None:
+        super().__init__(roots, **options)
+        self._client = httpx.AsyncClient(transport=transport, **self._client_options)
 
     async def aclose(self) -> None:
+        """Close the connection pool."""
         await self._client.aclose()
 
     async def _attempt(self, request: Request, tried: list[str], body: BodyFactory,
                        stream: bool) -> httpx.Response:
-        root = self.current_root
-        content, replayable = body()
-        tried.append(root)
-        built = self._client.build_request(
-            request.method, root + request.path, params=request.params,
-            headers=self._headers(request, self._token()), content=content)
+        built, content, replayable, root = self._build(self._client, request, tried, body)
         try:
             response = await self._client.send(built, stream=stream)
         except httpx.TransportError as exc:
-            failure = classify(exc)
-            if isinstance(content, _Tracked) and content.started:
-                failure = Failure.NO_ANSWER
-            if may_retry(request, failure, body_replayable=replayable):
-                raise self._failed(request, root, failure, f"{type(exc).__name__}: {exc}"
-                                   ) from exc
-            raise self._not_replayed(request, root, exc) from exc
-        self._log(request, root, response.status_code)
-        if is_retryable_status(request, response.status_code) and may_retry(
-                request, Failure.RETRYABLE_STATUS, body_replayable=replayable):
+            raise self._transport_failure(request, root, content, replayable, exc) from exc
+        if self._retry_status(request, root, response.status_code, replayable):
             body_bytes = await response.aread()
             await response.aclose()
-            raise self._failed(request, root, Failure.RETRYABLE_STATUS,
-                               str(error_for(response.status_code, body_bytes, None)))
+            raise self._status_retry(request, root, response.status_code, body_bytes)
         return response
 
     async def _run(self, request: Request, body: BodyFactory, *, stream: bool = False
@@ -394,10 +396,12 @@ class AsyncTransport(_Base):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def send(self, request: Request) -> Response:
+        """Send a planned request with its buffered body; the answer's facts."""
         response = await self._run(request, _buffered(request))
         return self._facts(response, response.content)
 
     async def send_stream(self, request: Request, source: UploadSource) -> Response:
+        """Send a request whose body is streamed from an upload source."""
         response = await self._run(_sized(request, source),
                                    lambda: (_ATracked(source.aiter_chunks()), source.rewindable))
         return self._facts(response, response.content)
@@ -405,6 +409,7 @@ class AsyncTransport(_Base):
     @asynccontextmanager
     async def open_stream(self, request: Request, offset: int = 0
                           ) -> AsyncIterator[HttpxByteStream]:
+        """A streamed answer (a download); a status of 400 or more raises the typed error."""
         response = await self._run(request, _buffered(request), stream=True)
         try:
             if response.status_code >= 400:
