@@ -49,7 +49,7 @@ def test_every_error_is_an_imgcompat_error(kind: type[Exception]) -> None:
 def test_public_names() -> None:
     for name in ("ImgcompatError", "ImageNotFound", "ImageNotAuthorized", "ImageBadRequest",
                  "Conflict", "ImageQuotaExceeded", "ChecksumMismatch", "ImageUnacceptable",
-                 "ConnectionFailed", "InvalidRecord", "error_for"):
+                 "ConnectionFailed", "InvalidRecord"):
         assert getattr(imgcompat, name) is getattr(errors, name)
     assert ImageChecksumMismatch is ChecksumMismatch
     assert issubclass(InvalidRecord, ValueError)

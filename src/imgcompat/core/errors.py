@@ -48,7 +48,15 @@ _MAX_MESSAGE = 500
 
 
 class ImgcompatError(Exception):
-    """Root of every error imgcompat raises."""
+    """Root of every error imgcompat raises.
+
+    ``request_id`` is the id this call sent (``X-OpenStack-Request-ID``, when the caller
+    gave one) and ``server_request_id`` the one the server answered with: together they
+    let an operator find the image service's side of a failure.
+    """
+
+    request_id: str | None = None
+    server_request_id: str | None = None
 
     def __init__(
         self,
@@ -276,6 +284,16 @@ def error_for(status: int, body: bytes | str | None, image_id: str | None) -> Im
     else:
         kind = UnexpectedResponse
     return kind(message, image_id=image_id, status=status)
+
+
+def tag_request_ids(error: ImgcompatError, ours: str | None, theirs: str | None
+                    ) -> ImgcompatError:
+    """Fill in the request ids an error does not carry yet (the first one seen wins)."""
+    if error.request_id is None:
+        error.request_id = ours
+    if error.server_request_id is None:
+        error.server_request_id = theirs
+    return error
 
 
 #: Statuses worth asking another API server about.

@@ -17,10 +17,11 @@ from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice
 from imgcompat.core.download import DownloadOptions, Progress
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
+from imgcompat.core.errors import ImgcompatError
 from imgcompat.core.immutable import JSON
 from imgcompat.core.integrity import Expected, Verified
 from imgcompat.core.model import Image, Loss
-from imgcompat.shell.client import ClientOptions, ClientViews, build_state
+from imgcompat.shell.client import ClientOptions, ClientViews, build_state, response_of
 from imgcompat.shell.download import adownload
 from imgcompat.shell.transport import AsyncTransport, HttpxByteStream
 from imgcompat.shell.upload import check_uploaded, upload_source
@@ -66,17 +67,19 @@ class AsyncImageClient(ClientViews):
 
     async def _perform(self, step: plan.Step) -> Any:
         if isinstance(step, plan.Request):
-            return await self._transport.send(step)
+            return await self._transport.send(step, self._identity)
         if isinstance(step, plan.Upload):
             source = upload_source(step.data, step.size)
-            return plan.Uploaded(await self._transport.send_stream(step.request, source),
-                                 source)
+            return plan.Uploaded(
+                await self._transport.send_stream(step.request, source, self._identity),
+                source)
         if isinstance(step, plan.CheckUpload):
             return check_uploaded(step.source, step.image)
         self._state.report(step.losses)
         return None
 
     async def _run(self, op: plan.Op[T]) -> T:
+        last: plan.Response | None = None
         try:
             step = next(op)
             while True:
@@ -85,10 +88,14 @@ class AsyncImageClient(ClientViews):
                 except Exception as exc:
                     step = op.throw(exc)
                 else:
+                    last = response_of(outcome) or last
                     step = op.send(outcome)
         except StopIteration as stop:
             result: T = stop.value
             return result
+        except ImgcompatError as exc:
+            self._tagged(exc, last)
+            raise
 
     # ------------------------------------------------------------------ the seam
 
@@ -184,7 +191,7 @@ class AsyncImageClient(ClientViews):
 
         def open_stream(offset: int) -> AbstractAsyncContextManager[HttpxByteStream]:
             return self._transport.open_stream(
-                plan.download_request(choice, image_id, offset), offset)
+                plan.download_request(choice, image_id, offset), offset, self._identity)
 
         into = dst_path if dst_path is not None else data
         return await adownload(open_stream, expected, into=into, options=options)

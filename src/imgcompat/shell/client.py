@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import IO, Any, Self, TypedDict, TypeVar, Unpack
 
+import attrs
 import httpx
 from tenacity.wait import wait_base
 
@@ -24,6 +25,8 @@ from imgcompat.core import plan
 from imgcompat.core.discovery import Endpoint, VersionChoice, choose_version, normalize_endpoint
 from imgcompat.core.download import DownloadOptions, Progress
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
+from imgcompat.core.errors import ImgcompatError, tag_request_ids
+from imgcompat.core.identity import ANONYMOUS, REQUEST_ID_HEADER, RequestIdentity
 from imgcompat.core.immutable import JSON
 from imgcompat.core.integrity import Expected, Verified
 from imgcompat.core.model import Image, Loss
@@ -96,6 +99,25 @@ class ClientState:
             self.on_loss(tuple(losses))
 
 
+def response_of(outcome: object) -> plan.Response | None:
+    """The server's answer inside a step's outcome, if it holds one."""
+    if isinstance(outcome, plan.Response):
+        return outcome
+    if isinstance(outcome, plan.Uploaded):
+        return outcome.response
+    return None
+
+
+class _Keep:
+    """The default of a :meth:`ClientViews.for_request` argument that was not named."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP = _Keep()
+
+
 class ClientOptions(TypedDict, total=False):
     """The keyword options both clients take, documented once.
 
@@ -158,6 +180,7 @@ class ClientViews:
     _state: ClientState
     _pin: Api | None
     _caller: str | None = None
+    _identity: RequestIdentity = ANONYMOUS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Self:
@@ -170,15 +193,42 @@ class ClientViews:
         kwargs.update(options)
         return cls(config.api_servers, **kwargs)  # type: ignore[call-arg]  # a subclass __init__
 
-    def pinned(self, version: Api | str | None, *, caller: str | None = None) -> Self:
+    def pinned(self, version: Api | str | int | None, *, caller: str | None = None) -> Self:
         """A view of this client speaking ``version`` (``None``: discover): same pool,
         same discovery cache. The per-call-site pin of a driver that cannot use v2 yet;
         ``caller`` names it in the deprecation warning when the pin is v1."""
+        return self._view(_pin=parse_version(version), _caller=caller)
+
+    def for_request(
+        self,
+        token: str | _Keep | None = KEEP,
+        *,
+        service_token: str | _Keep | None = KEEP,
+        request_id: str | _Keep | None = KEEP,
+    ) -> Self:
+        """A view acting for one incoming request: every request it sends carries this
+        ``token`` (``X-Auth-Token``; the client's own auth when None), ``service_token``
+        (``X-Service-Token``, so a long upload survives the user's token expiring) and
+        ``request_id`` (``X-OpenStack-Request-ID``, ``req-<uuid>``, so the two services'
+        logs join). Cheap (no I/O), thread- and task-safe: it shares the pool, the
+        discovery cache, the retry policy and :meth:`pinned` with its client. A view of a
+        view replaces what it names and keeps the rest. Malformed values raise
+        :class:`~imgcompat.core.errors.InvalidRecord` here, before anything is sent."""
+        named = {name: value for name, value in (
+            ("token", token), ("service_token", service_token), ("request_id", request_id))
+            if not isinstance(value, _Keep)}
+        return self._view(_identity=attrs.evolve(self._identity, **named))
+
+    def _view(self, **changes: Any) -> Self:
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
-        view._pin = parse_version(version)
-        view._caller = caller
+        view.__dict__.update(changes)
         return view
+
+    def _tagged(self, error: ImgcompatError, last: plan.Response | None) -> ImgcompatError:
+        """An error leaving an operation names this view's request id and the server's."""
+        theirs = last.header(REQUEST_ID_HEADER) if last is not None else None
+        return tag_request_ids(error, self._identity.request_id, theirs)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(api_servers={list(self._state.roots)!r}, "
@@ -229,16 +279,18 @@ class ImageClient(ClientViews):
 
     def _perform(self, step: plan.Step) -> Any:
         if isinstance(step, plan.Request):
-            return self._transport.send(step)
+            return self._transport.send(step, self._identity)
         if isinstance(step, plan.Upload):
             source = upload_source(step.data, step.size)
-            return plan.Uploaded(self._transport.send_stream(step.request, source), source)
+            return plan.Uploaded(
+                self._transport.send_stream(step.request, source, self._identity), source)
         if isinstance(step, plan.CheckUpload):
             return check_uploaded(step.source, step.image)
         self._state.report(step.losses)
         return None
 
     def _run(self, op: plan.Op[T]) -> T:
+        last: plan.Response | None = None
         try:
             step = next(op)
             while True:
@@ -247,10 +299,14 @@ class ImageClient(ClientViews):
                 except Exception as exc:
                     step = op.throw(exc)
                 else:
+                    last = response_of(outcome) or last
                     step = op.send(outcome)
         except StopIteration as stop:
             result: T = stop.value
             return result
+        except ImgcompatError as exc:
+            self._tagged(exc, last)
+            raise
 
     # ------------------------------------------------------------------ the seam
 
@@ -342,7 +398,7 @@ class ImageClient(ClientViews):
 
         def open_stream(offset: int) -> AbstractContextManager[HttpxByteStream]:
             return self._transport.open_stream(
-                plan.download_request(choice, image_id, offset), offset)
+                plan.download_request(choice, image_id, offset), offset, self._identity)
 
         into = dst_path if dst_path is not None else data
         return download(open_stream, expected, into=into, options=options)

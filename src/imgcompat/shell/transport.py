@@ -29,9 +29,16 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from imgcompat.core.errors import ConnectionFailed, ImgcompatError, TransferInterrupted, error_for
+from imgcompat.core.errors import (
+    ConnectionFailed,
+    ImgcompatError,
+    TransferInterrupted,
+    error_for,
+    tag_request_ids,
+)
+from imgcompat.core.identity import ANONYMOUS, REQUEST_ID_HEADER, TOKEN_HEADER, RequestIdentity
 from imgcompat.core.plan import Failure, Request, Response, is_retryable_status, may_retry
-from imgcompat.shell.auth import TOKEN_HEADER, Auth, redact
+from imgcompat.shell.auth import Auth, redact
 from imgcompat.shell.upload import UploadSource
 
 LOG = logging.getLogger("imgcompat")
@@ -50,6 +57,7 @@ class _Retry(Exception):  # a signal to tenacity, never seen by callers
         self.failure = failure
         self.root = root
         self.detail = detail
+        self.server_request_id: str | None = None
 
 
 def classify(exc: httpx.TransportError) -> Failure:
@@ -155,13 +163,17 @@ class _Base:
     def _advance(self) -> None:
         self._cursor = (self._cursor + 1) % len(self.roots)
 
-    def _token(self) -> str | None:
+    def _token(self, identity: RequestIdentity) -> str | None:
+        if identity.token:
+            return identity.token
         return self.auth.token() if self.auth is not None else None
 
-    def _headers(self, request: Request, token: str | None) -> list[tuple[str, str]]:
+    def _headers(self, request: Request, identity: RequestIdentity) -> list[tuple[str, str]]:
         headers = list(request.headers)
+        token = self._token(identity)
         if token:
             headers.append((TOKEN_HEADER, token))
+        headers.extend(identity.headers())
         return headers
 
     def _policy(self) -> dict[str, Any]:
@@ -177,79 +189,99 @@ class _Base:
         exc = state.outcome.exception() if state.outcome is not None else None
         LOG.warning("image API attempt %d of %d failed (%s); trying %s",
                     state.attempt_number, self.num_retries + 1,
-                    redact(str(exc), self._safe_token()), self.current_root)
+                    str(exc), self.current_root)  # a _Retry's detail is redacted already
 
-    def _safe_token(self) -> str | None:
+    def _secrets(self, identity: RequestIdentity) -> tuple[str | None, ...]:
         try:
-            return self._token()
+            own = self.auth.token() if self.auth is not None else None
         except Exception:  # a failing token source must not hide the real error
-            return None
+            own = None
+        return (own, *identity.secrets())
 
-    def _failed(self, request: Request, root: str, failure: Failure, detail: str) -> _Retry:
+    def _failed(self, request: Request, root: str, failure: Failure, detail: str,
+                identity: RequestIdentity) -> _Retry:
         """The signal for a retryable failure; the next attempt goes to the next server."""
         self._advance()
-        return _Retry(failure, root, redact(detail, self._safe_token()))
+        return _Retry(failure, root, redact(detail, *self._secrets(identity)))
 
-    def _not_replayed(self, request: Request, root: str, exc: Exception) -> ConnectionFailed:
+    def _not_replayed(self, request: Request, root: str, exc: Exception,
+                      identity: RequestIdentity) -> ConnectionFailed:
         self._advance()
-        return ConnectionFailed(
+        detail = redact(str(exc), *self._secrets(identity)) or type(exc).__name__
+        error = ConnectionFailed(
             f"{request.method} {request.path} failed after its body was sent "
-            f"({redact(str(exc), self._safe_token()) or type(exc).__name__}); not replayed: "
-            "the server may have acted", servers=(root,), image_id=request.image_id)
+            f"({detail}); not replayed: the server may have acted",
+            servers=(root,), image_id=request.image_id)
+        tag_request_ids(error, identity.request_id, None)
+        return error
 
-    def _exhausted(self, request: Request, tried: list[str], last: _Retry) -> ConnectionFailed:
+    def _exhausted(self, request: Request, tried: list[str], last: _Retry,
+                   identity: RequestIdentity) -> ConnectionFailed:
         servers = list(dict.fromkeys(tried))
-        return ConnectionFailed(
+        error = ConnectionFailed(
             f"{request.method} {request.path}: {last.detail} "
             f"({len(tried)} attempt{'s' if len(tried) != 1 else ''})",
             servers=servers, image_id=request.image_id)
+        tag_request_ids(error, identity.request_id, last.server_request_id)
+        return error
 
     def _build(self, client: httpx.Client | httpx.AsyncClient, request: Request,
-               tried: list[str], body: BodyFactory) -> tuple[httpx.Request, Any, bool, str]:
+               tried: list[str], body: BodyFactory, identity: RequestIdentity
+               ) -> tuple[httpx.Request, Any, bool, str]:
         """One attempt's request on the current server, its body and whether it replays."""
         root = self.current_root
         content, replayable = body()
         tried.append(root)
         built = client.build_request(
             request.method, root + request.path, params=request.params,
-            headers=self._headers(request, self._token()), content=content)
+            headers=self._headers(request, identity), content=content)
         return built, content, replayable, root
 
-    def _transport_failure(self, request: Request, root: str, content: Any,
-                           replayable: bool, exc: httpx.TransportError) -> Exception:
+    def _transport_failure(self, request: Request, root: str, exc: httpx.TransportError, *,
+                           content: Any, replayable: bool, identity: RequestIdentity
+                           ) -> Exception:
         """What a broken attempt raises: a retry signal, or the final error when the body
         may have reached the server and cannot be replayed."""
         failure = classify(exc)
         if isinstance(content, _Tracked) and content.started:
             failure = Failure.NO_ANSWER
         if may_retry(request, failure, body_replayable=replayable):
-            return self._failed(request, root, failure, f"{type(exc).__name__}: {exc}")
-        return self._not_replayed(request, root, exc)
+            return self._failed(request, root, failure, f"{type(exc).__name__}: {exc}",
+                                identity)
+        return self._not_replayed(request, root, exc, identity)
 
-    def _retry_status(self, request: Request, root: str, status: int,
-                      replayable: bool) -> bool:
+    def _retry_status(self, request: Request, root: str, response: httpx.Response,
+                      replayable: bool, identity: RequestIdentity) -> bool:
         """Whether this answer's status asks for the next server (after logging it)."""
-        self._log(request, root, status)
-        return is_retryable_status(request, status) and may_retry(
+        self._log(request, root, response, identity)
+        return is_retryable_status(request, response.status_code) and may_retry(
             request, Failure.RETRYABLE_STATUS, body_replayable=replayable)
 
-    def _status_retry(self, request: Request, root: str, status: int, body: bytes) -> _Retry:
-        return self._failed(request, root, Failure.RETRYABLE_STATUS,
-                            str(error_for(status, body, None)))
+    def _status_retry(self, request: Request, root: str, response: httpx.Response,
+                      body: bytes, identity: RequestIdentity) -> _Retry:
+        signal = self._failed(request, root, Failure.RETRYABLE_STATUS,
+                              str(error_for(response.status_code, body, None)), identity)
+        signal.server_request_id = response.headers.get(REQUEST_ID_HEADER)
+        return signal
 
     def _facts(self, response: httpx.Response, body: bytes) -> Response:
         return Response(response.status_code, tuple(response.headers.multi_items()), body)
 
-    def _status_error(self, request: Request, response: httpx.Response, body: bytes) -> Exception:
+    def _status_error(self, request: Request, response: httpx.Response, body: bytes,
+                      identity: RequestIdentity) -> Exception:
         error = error_for(response.status_code, body, request.image_id)
-        token = self._safe_token()
-        if token and token in error.message:
-            error = type(error)(redact(error.message, token), image_id=error.image_id,
+        secrets = self._secrets(identity)
+        if redact(error.message, *secrets) != error.message:
+            error = type(error)(redact(error.message, *secrets), image_id=error.image_id,
                                 status=error.status)
-        return error
+        return tag_request_ids(error, identity.request_id,
+                               response.headers.get(REQUEST_ID_HEADER))
 
-    def _log(self, request: Request, root: str, status: int) -> None:
-        LOG.debug("%s %s%s -> %d", request.method, root, request.path, status)
+    def _log(self, request: Request, root: str, response: httpx.Response,
+             identity: RequestIdentity) -> None:
+        LOG.debug("%s %s%s -> %d (request id %s, server request id %s)", request.method,
+                  root, request.path, response.status_code, identity.request_id or "-",
+                  response.headers.get(REQUEST_ID_HEADER) or "-")
 
 
 class HttpxByteStream:
@@ -311,48 +343,53 @@ class Transport(_Base):
         """Close the connection pool."""
         self._client.close()
 
-    def _attempt(self, request: Request, tried: list[str], body: BodyFactory, stream: bool
-                 ) -> httpx.Response:
-        built, content, replayable, root = self._build(self._client, request, tried, body)
+    def _attempt(self, request: Request, tried: list[str], body: BodyFactory, stream: bool,
+                 identity: RequestIdentity) -> httpx.Response:
+        built, content, replayable, root = self._build(self._client, request, tried, body,
+                                                       identity)
         try:
             response = self._client.send(built, stream=stream)
         except httpx.TransportError as exc:
-            raise self._transport_failure(request, root, content, replayable, exc) from exc
-        if self._retry_status(request, root, response.status_code, replayable):
+            raise self._transport_failure(request, root, exc, content=content,
+                                          replayable=replayable, identity=identity) from exc
+        if self._retry_status(request, root, response, replayable, identity):
             body_bytes = response.read()
             response.close()
-            raise self._status_retry(request, root, response.status_code, body_bytes)
+            raise self._status_retry(request, root, response, body_bytes, identity)
         return response
 
-    def _run(self, request: Request, body: BodyFactory, *, stream: bool = False
-             ) -> httpx.Response:
+    def _run(self, request: Request, body: BodyFactory, identity: RequestIdentity, *,
+             stream: bool = False) -> httpx.Response:
         tried: list[str] = []
         try:
             for attempt in Retrying(**self._policy()):
                 with attempt:
-                    return self._attempt(request, tried, body, stream)
+                    return self._attempt(request, tried, body, stream, identity)
         except _Retry as last:
-            raise self._exhausted(request, tried, last) from last
+            raise self._exhausted(request, tried, last, identity) from last
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def send(self, request: Request) -> Response:
+    def send(self, request: Request, identity: RequestIdentity = ANONYMOUS) -> Response:
         """Send a planned request with its buffered body; the answer's facts."""
-        response = self._run(request, _buffered(request))
+        response = self._run(request, _buffered(request), identity)
         return self._facts(response, response.content)
 
-    def send_stream(self, request: Request, source: UploadSource) -> Response:
+    def send_stream(self, request: Request, source: UploadSource,
+                    identity: RequestIdentity = ANONYMOUS) -> Response:
         """Send a request whose body is streamed from an upload source."""
         response = self._run(_sized(request, source),
-                             lambda: (_Tracked(source.iter_chunks()), source.rewindable))
+                             lambda: (_Tracked(source.iter_chunks()), source.rewindable),
+                             identity)
         return self._facts(response, response.content)
 
     @contextmanager
-    def open_stream(self, request: Request, offset: int = 0) -> Iterator[HttpxByteStream]:
+    def open_stream(self, request: Request, offset: int = 0,
+                    identity: RequestIdentity = ANONYMOUS) -> Iterator[HttpxByteStream]:
         """A streamed answer (a download); a status of 400 or more raises the typed error."""
-        response = self._run(request, _buffered(request), stream=True)
+        response = self._run(request, _buffered(request), identity, stream=True)
         try:
             if response.status_code >= 400:
-                raise self._status_error(request, response, response.read())
+                raise self._status_error(request, response, response.read(), identity)
             yield HttpxByteStream(response, offset, self.current_root, request.image_id)
         finally:
             response.close()
@@ -372,48 +409,55 @@ class AsyncTransport(_Base):
         await self._client.aclose()
 
     async def _attempt(self, request: Request, tried: list[str], body: BodyFactory,
-                       stream: bool) -> httpx.Response:
-        built, content, replayable, root = self._build(self._client, request, tried, body)
+                       stream: bool, identity: RequestIdentity) -> httpx.Response:
+        built, content, replayable, root = self._build(self._client, request, tried, body,
+                                                       identity)
         try:
             response = await self._client.send(built, stream=stream)
         except httpx.TransportError as exc:
-            raise self._transport_failure(request, root, content, replayable, exc) from exc
-        if self._retry_status(request, root, response.status_code, replayable):
+            raise self._transport_failure(request, root, exc, content=content,
+                                          replayable=replayable, identity=identity) from exc
+        if self._retry_status(request, root, response, replayable, identity):
             body_bytes = await response.aread()
             await response.aclose()
-            raise self._status_retry(request, root, response.status_code, body_bytes)
+            raise self._status_retry(request, root, response, body_bytes, identity)
         return response
 
-    async def _run(self, request: Request, body: BodyFactory, *, stream: bool = False
-                   ) -> httpx.Response:
+    async def _run(self, request: Request, body: BodyFactory, identity: RequestIdentity, *,
+                   stream: bool = False) -> httpx.Response:
         tried: list[str] = []
         try:
             async for attempt in AsyncRetrying(**self._policy()):
                 with attempt:
-                    return await self._attempt(request, tried, body, stream)
+                    return await self._attempt(request, tried, body, stream, identity)
         except _Retry as last:
-            raise self._exhausted(request, tried, last) from last
+            raise self._exhausted(request, tried, last, identity) from last
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def send(self, request: Request) -> Response:
+    async def send(self, request: Request, identity: RequestIdentity = ANONYMOUS
+                   ) -> Response:
         """Send a planned request with its buffered body; the answer's facts."""
-        response = await self._run(request, _buffered(request))
+        response = await self._run(request, _buffered(request), identity)
         return self._facts(response, response.content)
 
-    async def send_stream(self, request: Request, source: UploadSource) -> Response:
+    async def send_stream(self, request: Request, source: UploadSource,
+                          identity: RequestIdentity = ANONYMOUS) -> Response:
         """Send a request whose body is streamed from an upload source."""
-        response = await self._run(_sized(request, source),
-                                   lambda: (_ATracked(source.aiter_chunks()), source.rewindable))
+        response = await self._run(
+            _sized(request, source),
+            lambda: (_ATracked(source.aiter_chunks()), source.rewindable), identity)
         return self._facts(response, response.content)
 
     @asynccontextmanager
-    async def open_stream(self, request: Request, offset: int = 0
+    async def open_stream(self, request: Request, offset: int = 0,
+                          identity: RequestIdentity = ANONYMOUS
                           ) -> AsyncIterator[HttpxByteStream]:
         """A streamed answer (a download); a status of 400 or more raises the typed error."""
-        response = await self._run(request, _buffered(request), stream=True)
+        response = await self._run(request, _buffered(request), identity, stream=True)
         try:
             if response.status_code >= 400:
-                raise self._status_error(request, response, await response.aread())
+                raise self._status_error(request, response, await response.aread(),
+                                         identity)
             yield HttpxByteStream(response, offset, self.current_root, request.image_id)
         finally:
             await response.aclose()
