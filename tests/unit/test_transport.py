@@ -19,8 +19,8 @@ from imgcompat.core.errors import (
 from imgcompat.core.identity import ANONYMOUS
 from imgcompat.core.plan import Request, Response
 from imgcompat.shell.auth import CallableToken, SessionAuth, StaticToken, make_auth, redact
-from imgcompat.shell.transfer import upload_source
 from imgcompat.shell.transport import AsyncTransport, Transport
+from imgcompat.shell.upload import upload_source
 
 TOKEN = "tok+en/secret=="
 

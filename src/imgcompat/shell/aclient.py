@@ -15,21 +15,16 @@ import httpx
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice
+from imgcompat.core.download import DownloadOptions, Progress
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
 from imgcompat.core.errors import ImgcompatError
 from imgcompat.core.immutable import JSON
 from imgcompat.core.integrity import Expected, Verified
 from imgcompat.core.model import Image, Loss
 from imgcompat.shell.client import ClientOptions, ClientViews, build_state, response_of
-from imgcompat.shell.transfer import (
-    Progress,
-    adownload_to_file,
-    adownload_to_path,
-    aiter_download,
-    check_uploaded,
-    upload_source,
-)
+from imgcompat.shell.download import adownload
 from imgcompat.shell.transport import AsyncTransport, HttpxByteStream
+from imgcompat.shell.upload import check_uploaded, upload_source
 
 T = TypeVar("T")
 
@@ -196,18 +191,15 @@ class AsyncImageClient(ClientViews):
         choice = await self.discover()
         image = plan.check_downloadable(await self.show(image_id))
         expected = Expected.from_image(image, image_id=image_id)
-        options: dict[str, Any] = {"image_id": image_id, "progress": progress,
-                                   "resumable": plan.resumable(choice)}
+        options = DownloadOptions(image_id=image_id, progress=progress,
+                                  resumable=plan.resumable(choice))
 
         def open_stream(offset: int) -> AbstractAsyncContextManager[HttpxByteStream]:
             return self._transport.open_stream(
                 plan.download_request(choice, image_id, offset), offset, self._identity)
 
-        if dst_path is not None:
-            return await adownload_to_path(open_stream, expected, dst_path, **options)
-        if data is not None:
-            return await adownload_to_file(open_stream, expected, data, **options)
-        return aiter_download(open_stream, expected, **options)
+        into = dst_path if dst_path is not None else data
+        return await adownload(open_stream, expected, into=into, options=options)
 
     async def close(self) -> None:
         """Close the connection pool (pinned views share it: close the client once)."""

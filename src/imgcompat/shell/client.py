@@ -2,7 +2,7 @@
 
 The plan decides every request and judges every answer; this class sends the requests
 (:class:`~imgcompat.shell.transport.Transport`), streams the bytes
-(:mod:`imgcompat.shell.transfer`) and
+(:mod:`imgcompat.shell.download`, :mod:`imgcompat.shell.upload`) and
 keeps the per-client state: the discovery cache, the v1 warning, the loss callback. The
 state shared with :class:`~imgcompat.shell.aclient.AsyncImageClient` lives in
 :class:`ClientState`, so the two clients differ only in how they move bytes.
@@ -23,6 +23,7 @@ from tenacity.wait import wait_base
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import Endpoint, VersionChoice, choose_version, normalize_endpoint
+from imgcompat.core.download import DownloadOptions, Progress
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
 from imgcompat.core.errors import ImgcompatError, tag_request_ids
 from imgcompat.core.identity import ANONYMOUS, REQUEST_ID_HEADER, RequestIdentity
@@ -31,15 +32,9 @@ from imgcompat.core.integrity import Expected, Verified
 from imgcompat.core.model import Image, Loss
 from imgcompat.shell.auth import Auth, make_auth
 from imgcompat.shell.config import ClientConfig, from_env, parse_version
-from imgcompat.shell.transfer import (
-    Progress,
-    check_uploaded,
-    download_to_file,
-    download_to_path,
-    iter_download,
-    upload_source,
-)
+from imgcompat.shell.download import download
 from imgcompat.shell.transport import DEFAULT_BACKOFF, HttpxByteStream, SenderOptions, Transport
+from imgcompat.shell.upload import check_uploaded, upload_source
 
 LOG = logging.getLogger("imgcompat")
 T = TypeVar("T")
@@ -403,18 +398,15 @@ class ImageClient(ClientViews):
         choice = self.discover()
         image = plan.check_downloadable(self.show(image_id))
         expected = Expected.from_image(image, image_id=image_id)
-        options: dict[str, Any] = {"image_id": image_id, "progress": progress,
-                                   "resumable": plan.resumable(choice)}
+        options = DownloadOptions(image_id=image_id, progress=progress,
+                                  resumable=plan.resumable(choice))
 
         def open_stream(offset: int) -> AbstractContextManager[HttpxByteStream]:
             return self._transport.open_stream(
                 plan.download_request(choice, image_id, offset), offset, self._identity)
 
-        if dst_path is not None:
-            return download_to_path(open_stream, expected, dst_path, **options)
-        if data is not None:
-            return download_to_file(open_stream, expected, data, **options)
-        return iter_download(open_stream, expected, **options)
+        into = dst_path if dst_path is not None else data
+        return download(open_stream, expected, into=into, options=options)
 
     def close(self) -> None:
         """Close the connection pool (pinned views share it: close the client once)."""

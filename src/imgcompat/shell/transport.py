@@ -39,7 +39,7 @@ from imgcompat.core.errors import (
 from imgcompat.core.identity import REQUEST_ID_HEADER, TOKEN_HEADER, RequestIdentity
 from imgcompat.core.plan import Failure, Request, Response, is_retryable_status, may_retry
 from imgcompat.shell.auth import Auth, redact
-from imgcompat.shell.transfer import UploadSource
+from imgcompat.shell.upload import UploadSource
 
 LOG = logging.getLogger("imgcompat")
 
