@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import attrs
 
@@ -96,22 +96,29 @@ class Pager:
         return after is None or image.updated_at is None or image.updated_at > after
 
 
+class ListingOptions(TypedDict, total=False):
+    """How a listing pages, besides its filters (the keywords of ``detail``).
+
+    ``marker``: start after this image id. ``limit``: the most records in all.
+    ``page_size``: records per request. ``sort_key`` / ``sort_dir``: the server's order.
+    """
+
+    marker: str | None
+    limit: int | None
+    page_size: int | None
+    sort_key: str | None
+    sort_dir: str | None
+
+
 def start_listing(
     choice: VersionChoice,
     filters: Mapping[str, Any] | None = None,
-    *,
-    marker: str | None = None,
-    limit: int | None = None,
-    page_size: int | None = None,
-    sort_key: str | None = None,
-    sort_dir: str | None = None,
+    **options: Unpack[ListingOptions],
 ) -> Pager:
     """The first pager of a ``detail`` call; paging keys may also come inside ``filters``."""
     given = dict(filters or {})
     paging = {k: given.pop(k) for k in list(given) if is_paging_key(k)}
-    explicit = {"marker": marker, "limit": limit, "page_size": page_size,
-                "sort_key": sort_key, "sort_dir": sort_dir}
-    paging.update({k: v for k, v in explicit.items() if v is not None})
+    paging.update({k: v for k, v in options.items() if v is not None})
     losses: list[Loss] = []
     if "os_hidden" in given and not dialect_for(choice).filters_os_hidden:
         given.pop("os_hidden")

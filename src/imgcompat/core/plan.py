@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Generator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import attrs
 
@@ -47,6 +47,7 @@ from imgcompat.core.exchange import (
 from imgcompat.core.immutable import JSON
 from imgcompat.core.listing import Pager, start_listing
 from imgcompat.core.model import Image, Loss
+from imgcompat.core.seam import as_image
 
 __all__ = [
     "CLEANUP_RETRY_ON", "DEFAULT_PAGE_SIZE", "DOWNLOAD_RETRY_ON", "EMPTY_IMAGE_DISK_FORMATS",
@@ -54,7 +55,8 @@ __all__ = [
     "Request", "Response", "Step", "Upload", "Uploaded", "check_downloadable",
     "check_image_id", "create_op", "delete_op", "delete_request", "discovery_request",
     "download_request", "is_retryable_status", "judge", "judge_image", "judge_show",
-    "judge_versions", "may_retry", "resumable", "show_op", "show_request", "snapshot_image",
+    "judge_versions", "may_retry", "resumable", "show_op", "show_request",
+    "SnapshotOptions", "snapshot_image",
     "snapshot_op", "start_listing", "update_op", "upload_op", "upload_request",
     "without_locations",
 ]
@@ -246,8 +248,8 @@ def _schema_disk_formats(response: Response) -> tuple[str, ...]:
 
 
 def create_op(
-    choice: VersionChoice, image: Image, data: Any = None, *, size: int | None = None,
-    activate_empty: bool = True,
+    choice: VersionChoice, image: Image | Mapping[str, Any], data: Any = None, *,
+    size: int | None = None, activate_empty: bool = True,
 ) -> Op[Image]:
     """Create; with data upload it; with ``size == 0`` and no data end ``active``.
 
@@ -255,6 +257,7 @@ def create_op(
     caller uploading later).
     """
     dialect = dialect_for(choice)
+    image = as_image(image)
     empty = data is None and image.size == 0 and activate_empty
     candidates: tuple[DiskFormat, ...] = ()
     if empty:
@@ -309,10 +312,11 @@ def _post(
 
 
 def update_op(
-    choice: VersionChoice, image_id: str, wanted: Image, data: Any = None, *,
-    size: int | None = None, purge_props: bool = True,
+    choice: VersionChoice, image_id: str, wanted: Image | Mapping[str, Any], data: Any = None,
+    *, size: int | None = None, purge_props: bool = True,
 ) -> Op[Image]:
     """Read the current record, send the minimal change, then upload data if any."""
+    wanted = as_image(wanted)
     dialect = dialect_for(choice)
     current = yield from _reread(dialect, image_id)
     change = dialect.update_request(image_id, current, wanted, purge_props)
@@ -332,26 +336,47 @@ def update_op(
     return without_locations(result)
 
 
-def snapshot_image(
-    name: str,
-    instance_uuid: str,
-    *,
-    base_image_ref: str | None = None,
-    user_id: str | None = None,
-    inherited: Mapping[str, JSON] | None = None,
-    disk_format: DiskFormat | str | None = None,
-    container_format: ContainerFormat | str | None = None,
-) -> Image:
+class SnapshotOptions(TypedDict, total=False):
+    """What a snapshot record is made of besides its name and instance (the keywords of
+    ``snapshot``).
+
+    ``base_image_ref``: the image the instance booted from. ``user_id``: who asked.
+    ``inherited``: what the snapshot inherits from the instance's image: a property
+    mapping (as built from instance system metadata), or that image's seam record (an
+    :class:`Image` or a classic seam dict, recognised by its ``properties`` mapping), whose
+    properties, ``min_ram`` and ``min_disk`` carry over. ``disk_format`` /
+    ``container_format``: of the data to come.
+    """
+
+    base_image_ref: str | None
+    user_id: str | None
+    inherited: Image | Mapping[str, Any] | None
+    disk_format: DiskFormat | str | None
+    container_format: ContainerFormat | str | None
+
+
+def snapshot_image(name: str, instance_uuid: str, **options: Unpack[SnapshotOptions]
+                   ) -> Image:
     """The private snapshot record (the compute service's common snapshot code)."""
-    props: dict[str, JSON] = dict(inherited or {})
+    base = _inherited_record(options.get("inherited"))
+    props: dict[str, JSON] = dict(base.properties)
     props.update({"image_type": "snapshot", "instance_uuid": instance_uuid})
-    if base_image_ref is not None:
-        props["base_image_ref"] = base_image_ref
-    if user_id is not None:
-        props["user_id"] = user_id
+    for key in ("base_image_ref", "user_id"):
+        value = options.get(key)
+        if value is not None:
+            props[key] = value
     return Image(name=name, status=Status.QUEUED, visibility=Visibility.PRIVATE,
-                 is_public=False, disk_format=disk_format, container_format=container_format,
-                 properties=props)
+                 is_public=False, disk_format=options.get("disk_format"),
+                 container_format=options.get("container_format"), properties=props,
+                 min_ram=base.min_ram, min_disk=base.min_disk)
+
+
+def _inherited_record(inherited: Image | Mapping[str, Any] | None) -> Image:
+    if inherited is None:
+        return Image()
+    if isinstance(inherited, Image) or isinstance(inherited.get("properties"), Mapping):
+        return as_image(inherited)
+    return Image(properties=inherited)
 
 
 def snapshot_op(

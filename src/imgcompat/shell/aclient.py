@@ -16,12 +16,19 @@ import httpx
 from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice
 from imgcompat.core.download import DownloadOptions, Progress
-from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
+from imgcompat.core.enums import Api
 from imgcompat.core.errors import ImgcompatError
-from imgcompat.core.immutable import JSON
 from imgcompat.core.integrity import Expected, Verified
+from imgcompat.core.listing import ListingOptions
 from imgcompat.core.model import Image, Loss
-from imgcompat.shell.client import ClientOptions, ClientViews, build_state, response_of
+from imgcompat.core.plan import SnapshotOptions
+from imgcompat.shell.client import (
+    ClientOptions,
+    ClientViews,
+    build_state,
+    response_of,
+    snapshot_record,
+)
 from imgcompat.shell.download import adownload
 from imgcompat.shell.transport import AsyncTransport, HttpxByteStream
 from imgcompat.shell.upload import check_uploaded, upload_source
@@ -108,20 +115,11 @@ class AsyncImageClient(ClientViews):
                                             include_locations=include_locations,
                                             show_deleted=show_deleted))
 
-    async def detail(
-        self,
-        filters: Mapping[str, Any] | None = None,
-        *,
-        marker: str | None = None,
-        limit: int | None = None,
-        page_size: int | None = None,
-        sort_key: str | None = None,
-        sort_dir: str | None = None,
-    ) -> AsyncListing:
-        """``async for image in await client.detail(...)``: pages are fetched lazily."""
-        pager = plan.start_listing(await self.discover(), filters, marker=marker,
-                                   limit=limit, page_size=page_size, sort_key=sort_key,
-                                   sort_dir=sort_dir)
+    async def detail(self, filters: Mapping[str, Any] | None = None,
+               **options: Unpack[ListingOptions]) -> AsyncListing:
+        """Every matching record, fetched page by page as the caller iterates; filters
+        as the classic seam takes them, paging as :class:`ListingOptions` says."""
+        pager = plan.start_listing(await self.discover(), filters, **options)
         self._state.report(pager.losses)
         return AsyncListing(self._pages(pager), pager.losses)
 
@@ -136,14 +134,15 @@ class AsyncImageClient(ClientViews):
             for image in images:
                 yield image
 
-    async def create(self, image: Image, data: Any = None, *, size: int | None = None,
-                     activate_empty: bool = True) -> Image:
+    async def create(self, image: Image | Mapping[str, Any], data: Any = None, *,
+                     size: int | None = None, activate_empty: bool = True) -> Image:
         """A new image; with data, uploaded and active; ``size == 0`` without data ends
         active too unless ``activate_empty=False`` (a queued reservation)."""
         return await self._run(plan.create_op(await self.discover(), image, data, size=size,
                                               activate_empty=activate_empty))
 
-    async def update(self, image_id: str, image: Image, data: Any = None,
+    async def update(self, image_id: str, image: Image | Mapping[str, Any],
+                     data: Any = None,
                      purge_props: bool = True, *, size: int | None = None) -> Image:
         """Change the record to ``image`` with the minimal request (v2 JSON patch, v1
         headers); ``purge_props`` removes properties ``image`` lacks; with ``data``, upload
@@ -159,25 +158,13 @@ class AsyncImageClient(ClientViews):
         """Stream data into a queued image; the record after, checked against the bytes."""
         return await self._run(plan.upload_op(await self.discover(), image_id, data, size))
 
-    async def snapshot(
-        self,
-        name: str,
-        instance_uuid: str,
-        *,
-        base_image_ref: str | None = None,
-        user_id: str | None = None,
-        inherited: Mapping[str, JSON] | None = None,
-        data: Any = None,
-        size: int | None = None,
-        disk_format: DiskFormat | str | None = DiskFormat.RAW,
-        container_format: ContainerFormat | str | None = ContainerFormat.BARE,
-    ) -> Image:
-        """Create the private snapshot record and upload; a failed upload deletes it."""
-        record = plan.snapshot_image(
-            name, instance_uuid, base_image_ref=base_image_ref, user_id=user_id,
-            inherited=inherited, disk_format=disk_format, container_format=container_format)
-        return await self._run(plan.snapshot_op(await self.discover(), record, data,
-                                                size=size))
+    async def snapshot(self, name: str, instance_uuid: str, *, data: Any = None,
+                 size: int | None = None, **options: Unpack[SnapshotOptions]) -> Image:
+        """Create the private snapshot record and upload; a failed upload deletes it.
+        The record's details are :class:`SnapshotOptions` (raw/bare unless given)."""
+        record = snapshot_record(name, instance_uuid, options)
+        choice = await self.discover()
+        return await self._run(plan.snapshot_op(choice, record, data, size=size))
 
     async def download(
         self,

@@ -27,9 +27,10 @@ from imgcompat.core.download import DownloadOptions, Progress
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
 from imgcompat.core.errors import ImgcompatError, tag_request_ids
 from imgcompat.core.identity import ANONYMOUS, REQUEST_ID_HEADER, RequestIdentity
-from imgcompat.core.immutable import JSON
 from imgcompat.core.integrity import Expected, Verified
+from imgcompat.core.listing import ListingOptions
 from imgcompat.core.model import Image, Loss
+from imgcompat.core.plan import SnapshotOptions
 from imgcompat.shell.auth import Auth, make_auth
 from imgcompat.shell.config import ClientConfig, from_env, parse_version
 from imgcompat.shell.download import download
@@ -106,6 +107,13 @@ def response_of(outcome: object) -> plan.Response | None:
     if isinstance(outcome, plan.Uploaded):
         return outcome.response
     return None
+
+
+def snapshot_record(name: str, instance_uuid: str, options: SnapshotOptions) -> Image:
+    """The snapshot record both clients create: raw/bare data unless the caller says."""
+    details: SnapshotOptions = {"disk_format": DiskFormat.RAW,
+                                     "container_format": ContainerFormat.BARE, **options}
+    return plan.snapshot_image(name, instance_uuid, **details)
 
 
 class _Keep:
@@ -319,19 +327,11 @@ class ImageClient(ClientViews):
                                       include_locations=include_locations,
                                       show_deleted=show_deleted))
 
-    def detail(
-        self,
-        filters: Mapping[str, Any] | None = None,
-        *,
-        marker: str | None = None,
-        limit: int | None = None,
-        page_size: int | None = None,
-        sort_key: str | None = None,
-        sort_dir: str | None = None,
-    ) -> Listing:
-        """Every matching record, fetched page by page as the caller iterates."""
-        pager = plan.start_listing(self.discover(), filters, marker=marker, limit=limit,
-                                   page_size=page_size, sort_key=sort_key, sort_dir=sort_dir)
+    def detail(self, filters: Mapping[str, Any] | None = None,
+               **options: Unpack[ListingOptions]) -> Listing:
+        """Every matching record, fetched page by page as the caller iterates; filters
+        as the classic seam takes them, paging as :class:`ListingOptions` says."""
+        pager = plan.start_listing(self.discover(), filters, **options)
         self._state.report(pager.losses)
         return Listing(self._pages(pager), pager.losses)
 
@@ -345,14 +345,14 @@ class ImageClient(ClientViews):
                 raise
             yield from images
 
-    def create(self, image: Image, data: Any = None, *, size: int | None = None,
+    def create(self, image: Image | Mapping[str, Any], data: Any = None, *, size: int | None = None,
                activate_empty: bool = True) -> Image:
         """A new image; with data, uploaded and active; ``size == 0`` without data ends
         active too unless ``activate_empty=False`` (a queued reservation)."""
         return self._run(plan.create_op(self.discover(), image, data, size=size,
                                         activate_empty=activate_empty))
 
-    def update(self, image_id: str, image: Image, data: Any = None,
+    def update(self, image_id: str, image: Image | Mapping[str, Any], data: Any = None,
                purge_props: bool = True, *, size: int | None = None) -> Image:
         """Change the record to ``image`` with the minimal request (v2 JSON patch, v1
         headers); ``purge_props`` removes properties ``image`` lacks; with ``data``, upload
@@ -368,23 +368,11 @@ class ImageClient(ClientViews):
         """Stream data into a queued image; the record after, checked against the bytes."""
         return self._run(plan.upload_op(self.discover(), image_id, data, size))
 
-    def snapshot(
-        self,
-        name: str,
-        instance_uuid: str,
-        *,
-        base_image_ref: str | None = None,
-        user_id: str | None = None,
-        inherited: Mapping[str, JSON] | None = None,
-        data: Any = None,
-        size: int | None = None,
-        disk_format: DiskFormat | str | None = DiskFormat.RAW,
-        container_format: ContainerFormat | str | None = ContainerFormat.BARE,
-    ) -> Image:
-        """Create the private snapshot record and upload; a failed upload deletes it."""
-        record = plan.snapshot_image(
-            name, instance_uuid, base_image_ref=base_image_ref, user_id=user_id,
-            inherited=inherited, disk_format=disk_format, container_format=container_format)
+    def snapshot(self, name: str, instance_uuid: str, *, data: Any = None,
+                 size: int | None = None, **options: Unpack[SnapshotOptions]) -> Image:
+        """Create the private snapshot record and upload; a failed upload deletes it.
+        The record's details are :class:`SnapshotOptions` (raw/bare unless given)."""
+        record = snapshot_record(name, instance_uuid, options)
         return self._run(plan.snapshot_op(self.discover(), record, data, size=size))
 
     def download(
