@@ -10,6 +10,7 @@ tree has one base per kind of failure a caller catches (as httpx draws its own):
     ├── VersionNotAvailable               discovery: the API asked for is not offered
     ├── ImageUnacceptable                 the image cannot be used as asked (no data yet)
     ├── SourceNotRewindable               a one-shot upload source asked for its bytes twice
+    ├── MissingExtra (also ImportError)   a part used without the extra that installs it
     ├── ConnectionFailed                  no usable answer from any API server
     │   └── TransferInterrupted           the connection broke while bytes moved
     ├── StatusError                       the server answered with an error status
@@ -29,8 +30,9 @@ tree has one base per kind of failure a caller catches (as httpx draws its own):
         ├── UnexpectedResponse            a status or shape the seam has no meaning for
         │   └── UnexpectedTransferResponse  a download answer the resume rules cannot use
         ├── InvalidServerRecord           (see above)
-        └── ChecksumMismatch              the bytes do not have the promised digest
-            └── SizeMismatch              ... nor the promised length
+        ├── ChecksumMismatch              the bytes do not have the promised digest
+        │   └── SizeMismatch              ... nor the promised length
+        └── (cli) CheckFailed             the demo: an answer that breaks the seam's promise
 
 The split between ``NotFound`` and ``ImageNotFound`` (and their 400/403 twins) is the
 classic seam's: a call about one image raises the ``Image*`` class, a list or a create the
@@ -101,6 +103,18 @@ class ImageUnacceptable(ImgcompatError):
 
 class SourceNotRewindable(ImgcompatError):
     """An upload source that can be read only once was asked for its bytes a second time."""
+
+
+class MissingExtra(ImgcompatError, ImportError):
+    """A part of imgcompat was used without the extra that installs its dependency.
+
+    Also an ``ImportError``, so code that treats a missing optional dependency that way
+    (``except ImportError``) keeps working; ``extra`` names what to install.
+    """
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        self.extra = extra
+        super().__init__(message)
 
 
 class StatusError(ImgcompatError):

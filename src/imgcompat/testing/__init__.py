@@ -14,9 +14,11 @@ Every image is rendered by imgcompat's own codecs, so the emulator has no privat
 of the wire. pytest fixtures: ``pytest_plugins = ["imgcompat.testing.pytest_plugin"]``.
 """
 
+from imgcompat.core.errors import MissingExtra
+
 from .emulator import ApiMode, Emulator
 from .faults import ConnectionDropped, Faults
-from .server import MissingExtra, run_server, serve
+from .server import run_server, serve
 
 __all__ = ["ApiMode", "ConnectionDropped", "Emulator", "Faults", "MissingExtra", "run_server",
            "serve"]

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from imgcompat.core.errors import ImgcompatError
+from imgcompat.core.errors import MissingExtra
 
 from .emulator import ApiMode, Emulator
 from .faults import ConnectionDropped
@@ -43,17 +43,6 @@ class _QuietDrops(logging.Filter):
 
 _FILTER = _QuietDrops()
 
-
-class MissingExtra(ImgcompatError, ImportError):
-    """A part of imgcompat was used without the extra that installs its dependency.
-
-    Also an ``ImportError``, so code that treats a missing optional dependency that way
-    (``except ImportError``) keeps working.
-    """
-
-    def __init__(self, message: str, *, extra: str) -> None:
-        self.extra = extra
-        super().__init__(message)
 
 
 @contextmanager
