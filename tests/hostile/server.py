@@ -21,7 +21,8 @@ The API, in full::
   callable returning an iterable of ``bytes`` and ``float`` pauses), ``framing``
   (``"length"``: a ``Content-Length`` is added unless given; ``"close"``: the body ends
   when the connection closes; ``"chunked"``), ``drop_after`` (close the socket after that
-  many body bytes, the rest unsent).
+  many body bytes, the rest unsent), ``head_pause`` (trickle the status line and headers
+  one byte per pause).
 - Helpers: :func:`json_answer`, :func:`versions`, :func:`trickle`, :func:`image_record`,
   :func:`echo` (a script answering with the request's own headers),
   :func:`routes` (a script from a ``{(method, path): answer}`` table).
@@ -95,6 +96,8 @@ class Answer:
     framing: Framing = "length"
     drop_after: int | None = None
     reason: str = "Scripted"
+    #: Send the status line and headers one byte at a time, pausing this long after each.
+    head_pause: float | None = None
 
 
 Script = Callable[[Seen], Answer]
@@ -272,7 +275,14 @@ class HostileServer(_Listener):
             head.append(b"transfer-encoding: chunked")
         if "connection" not in names:
             head.append(b"connection: close")
-        conn.sendall(b"\r\n".join(head) + b"\r\n\r\n")
+        raw_head = b"\r\n".join(head) + b"\r\n\r\n"
+        if answer.head_pause is None:
+            conn.sendall(raw_head)
+        else:
+            for index in range(len(raw_head)):
+                conn.sendall(raw_head[index:index + 1])
+                if not self._pause(answer.head_pause):
+                    return
         pieces: Iterable[BodyPiece] = [body] if isinstance(body, bytes) else body()
         sent = 0
         for piece in pieces:

@@ -20,7 +20,7 @@ tree has one base per kind of failure a caller catches (as httpx draws its own):
     │   ├── TooManyPages                  a listing past max_pages (also InvalidResponse)
     │   ├── DeadlineExceeded              a call past its deadline (also ConnectionFailed)
     │   └── TransferStalled               a download under the minimum progress (also
-    │                                     TransferInterrupted: it resumes while it may)
+    │                                     ConnectionFailed; not resumed)
     ├── StatusError                       the server answered with an error status
     │   ├── Invalid                       400
     │   │   └── ImageBadRequest           400 on an image
@@ -297,11 +297,11 @@ class DeadlineExceeded(LimitExceeded, ConnectionFailed):
     """A call took longer than its deadline, retries and waits included."""
 
 
-class TransferStalled(LimitExceeded, TransferInterrupted):
+class TransferStalled(LimitExceeded, ConnectionFailed):
     """A download received fewer bytes than the minimum progress rule asks in its window.
 
-    Also a :class:`TransferInterrupted`: the download resumes on a new connection while it
-    may, and raises this when it may not.
+    Not a :class:`TransferInterrupted`: a server that trickles is not asked again (it
+    would trickle again); the download fails at once, its temporary file removed.
     """
 
 

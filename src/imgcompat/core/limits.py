@@ -52,9 +52,8 @@ class Limits:
       metadata requests still gets ``deadline``.
     - ``transfer_deadline`` [None: no bound]: the most a call moving image data may take.
     - ``min_transfer_bytes`` / ``min_transfer_window`` [64 KiB / 60 s]: a download that
-      receives fewer than ``min_transfer_bytes`` in any ``min_transfer_window`` seconds is
-      stalled: it resumes on a new connection while it may, then fails.
-      ``min_transfer_window=None`` turns the rule off.
+      receives fewer than ``min_transfer_bytes`` in a ``min_transfer_window`` of seconds
+      fails (its temporary file removed). ``min_transfer_window=None`` turns the rule off.
     """
 
     max_answer_bytes: int = attrs.field(default=16 * MiB, validator=_positive_int)

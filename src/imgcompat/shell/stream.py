@@ -24,9 +24,8 @@ class HttpxByteStream:
     Chunks are handed on as the network delivers them (the engine coalesces), so a broken
     connection loses no byte that already arrived and ``offset`` is exact. Each read is
     held to the call's deadline (:class:`~imgcompat.core.errors.DeadlineExceeded`) and to
-    the minimum progress (:class:`~imgcompat.core.errors.TransferStalled`, which the
-    engine resumes like any interruption); a body the server compressed anyway is inflated
-    in bounded steps.
+    the minimum progress (:class:`~imgcompat.core.errors.TransferStalled`); a body the
+    server compressed anyway is inflated in bounded steps.
     """
 
     def __init__(self, response: httpx.Response, offset: int, root: str,
@@ -65,8 +64,7 @@ class HttpxByteStream:
             raise TransferStalled(
                 f"fewer than {watch.min_bytes} bytes arrived in {watch.window:g} s "
                 f"(after {self._got} bytes)", limit="min_transfer_bytes",
-                value=watch.min_bytes, offset=self._offset + self._got,
-                servers=(self._root,), image_id=self._image_id)
+                value=watch.min_bytes, servers=(self._root,), image_id=self._image_id)
 
     def iter_chunks(self) -> Iterator[bytes]:
         """The body, piece by piece; raises :class:`TransferInterrupted` on a broken
