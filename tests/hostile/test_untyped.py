@@ -4,12 +4,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from imgcompat.core.errors import ImageBadRequest, ImgcompatError, InvalidResponse
+from imgcompat.core.errors import (
+    ConnectionFailed,
+    ImageBadRequest,
+    ImgcompatError,
+    InvalidResponse,
+)
 from tests.hostile.drivers import Driver
-from tests.hostile.server import Answer, HostileServer, image_record, json_answer, versions
+from tests.hostile.server import (
+    Answer,
+    HostileServer,
+    image_record,
+    json_answer,
+    routes,
+    versions,
+)
 
 TOKEN = "gAAAAABhostile-token-0123456789"
 IMAGE_ID = "6b1f8b8e-0a2d-4e38-9d2a-9b0c7f1b3a10"
@@ -66,3 +79,23 @@ def test_a_versions_document_with_a_5000_digit_version_is_typed(
     client = driver(hostile.url, token=TOKEN)
     with pytest.raises(ImgcompatError):
         client.call("discover")
+
+
+@pytest.mark.parametrize("case", [
+    (206, ("content-range", "bytes 0-" + "9" * 5000 + "/*"), InvalidResponse),
+    (206, ("content-range", "bytes 0-2/" + "9" * 5000), InvalidResponse),
+    (200, ("content-length", "9" * 5000), ConnectionFailed),  # h11 refuses the framing
+])
+def test_a_download_answer_with_a_5000_digit_range_is_typed(
+        hostile: HostileServer, driver: Callable[..., Driver], tmp_path: Path,
+        case: tuple[int, tuple[str, str], type[ImgcompatError]]) -> None:
+    status, header, kind = case
+    record = json_answer(image_record(IMAGE_ID))
+    bytes_answer = Answer(status, [header], b"abc", framing="close")
+    hostile.script(routes({("GET", "/"): versions(hostile.url),
+                           ("GET", f"/v2/images/{IMAGE_ID}"): record,
+                           ("GET", f"/v2/images/{IMAGE_ID}/file"): bytes_answer}))
+    client = driver(hostile.url, token=TOKEN, num_retries=0)
+    with pytest.raises(kind):
+        client.call("download", IMAGE_ID, tmp_path / "image")
+    assert list(tmp_path.iterdir()) == []

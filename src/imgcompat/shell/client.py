@@ -31,7 +31,13 @@ from imgcompat.core import plan
 from imgcompat.core.discovery import Endpoint, VersionChoice, choose_version, normalize_endpoint
 from imgcompat.core.download import DownloadOptions, Progress
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
-from imgcompat.core.errors import ImgcompatError, InvalidRecord, tag_request_ids
+from imgcompat.core.errors import (
+    ImgcompatError,
+    InvalidRecord,
+    UnexpectedResponse,
+    tag_request_ids,
+)
+from imgcompat.core.exchange import PARSER_FAILURES
 from imgcompat.core.identity import ANONYMOUS, REQUEST_ID_HEADER, RequestIdentity
 from imgcompat.core.integrity import Expected, Verified
 from imgcompat.core.limits import Limits
@@ -201,6 +207,16 @@ class Listing(Iterator[Image]):
         return next(self._pages)
 
 
+def _raised_in_core(exc: BaseException) -> bool:
+    """Whether ``exc`` came out of :mod:`imgcompat.core` (its innermost frame is there)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "")).startswith("imgcompat.core.")
+
+
 class Sender(Protocol):
     """What the views need of either client's sender."""
 
@@ -298,12 +314,25 @@ class ClientViews:
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
-        """Every call runs in here: an error leaves it through :meth:`_tagged`."""
+        """Every call runs in here: an error leaves it through :meth:`_tagged`.
+
+        It is also the last boundary of the server's answers: what a parser raised on one
+        (:data:`~imgcompat.core.exchange.PARSER_FAILURES`) from inside the pure core, where
+        the caller's own values raise :class:`InvalidRecord` and only a server's can crash
+        a parser, leaves as :class:`UnexpectedResponse`; the ``from_server`` blocks of the
+        core catch it first wherever they can.
+        """
         try:
             yield
         except ImgcompatError as exc:
             self._tagged(exc, None)
             raise
+        except PARSER_FAILURES as exc:
+            if not _raised_in_core(exc):
+                raise
+            error = UnexpectedResponse(
+                f"the server's answer cannot be read ({type(exc).__name__})")
+            raise self._tagged(error, None) from exc
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(api_servers={list(self._state.roots)!r}, "
