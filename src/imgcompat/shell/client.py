@@ -49,7 +49,13 @@ from imgcompat.shell.auth import Auth, make_auth
 from imgcompat.shell.bounds import Budget
 from imgcompat.shell.config import ClientConfig, from_env, parse_version
 from imgcompat.shell.download import download
-from imgcompat.shell.transport import DEFAULT_BACKOFF, HttpxByteStream, SenderOptions, Transport
+from imgcompat.shell.transport import (
+    DEFAULT_BACKOFF,
+    DEFAULT_MAX_CONNECTIONS,
+    HttpxByteStream,
+    SenderOptions,
+    Transport,
+)
 from imgcompat.shell.upload import check_uploaded, upload_source
 
 LOG = logging.getLogger("imgcompat")
@@ -157,7 +163,8 @@ class ClientOptions(TypedDict, total=False):
     ``backoff``: a tenacity wait between attempts (tests pass ``tenacity.wait_none()``).
     ``limits``: the safety limits (:class:`~imgcompat.core.limits.Limits`: answer sizes,
     pages, deadlines, download progress); :meth:`ClientViews.with_limits` changes them for
-    the calls of one view.
+    the calls of one view. ``max_connections``: the connection pool's size, and how many
+    requests are in flight at once (default 100); more calls than that wait their turn.
     """
 
     num_retries: int
@@ -170,6 +177,7 @@ class ClientOptions(TypedDict, total=False):
     on_loss: LossCallback | None
     backoff: wait_base
     limits: Limits
+    max_connections: int
 
 
 def build_state(api_servers: str | Sequence[str], options: ClientOptions
@@ -191,7 +199,8 @@ def build_state(api_servers: str | Sequence[str], options: ClientOptions
         "backoff": options.get("backoff", DEFAULT_BACKOFF), "verify": config.verify,
         "timeout": config.timeout, "connect_timeout": config.connect_timeout,
         "limits": config.limits,
-        "credentials": {e.root: e.credentials for e in state.endpoints if e.credentials}}
+        "credentials": {e.root: e.credentials for e in state.endpoints if e.credentials},
+        "max_connections": options.get("max_connections", DEFAULT_MAX_CONNECTIONS)}
     return state, sender
 
 

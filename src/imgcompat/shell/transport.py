@@ -62,14 +62,15 @@ from imgcompat.shell.bounds import (
     BodyReader,
     Budget,
     Deadline,
+    Slots,
     current,
     install_deadlines,
 )
 from imgcompat.shell.stream import HttpxByteStream
 from imgcompat.shell.upload import UploadSource
 
-__all__ = ["DEFAULT_BACKOFF", "NO_BACKOFF", "AsyncTransport", "HttpxByteStream",
-           "SenderOptions", "Transport", "classify", "verify_option"]
+__all__ = ["DEFAULT_BACKOFF", "DEFAULT_MAX_CONNECTIONS", "NO_BACKOFF", "AsyncTransport",
+           "HttpxByteStream", "SenderOptions", "Transport", "classify", "verify_option"]
 
 LOG = logging.getLogger("imgcompat")
 
@@ -81,6 +82,8 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RECENT_TOKENS = 4
 #: A secret shorter than this is not looked for in outgoing URLs (it would match by chance).
 _MIN_URL_SECRET = 8
+#: httpx's own default pool size: exchanges in flight at once per client.
+DEFAULT_MAX_CONNECTIONS = 100
 
 
 def _loaded(response: httpx.Response) -> list[bytes]:
@@ -195,6 +198,8 @@ class SenderOptions(TypedDict, total=False):
     ``limits``: the default :class:`~imgcompat.core.limits.Limits` of a call that brings
     no budget of its own. ``credentials``: per root URL, the ``user:password`` to send as
     ``Authorization: Basic`` (a root given with a ``user:password@`` is split the same way).
+    ``max_connections``: the pool's size, and how many exchanges are in flight at once
+    (the others wait their turn, :class:`~imgcompat.shell.bounds.Slots`).
     """
 
     auth: Auth | None
@@ -205,6 +210,7 @@ class SenderOptions(TypedDict, total=False):
     connect_timeout: float
     limits: Limits
     credentials: Mapping[str, Credentials]
+    max_connections: int
 
 
 def _split_roots(roots: Sequence[str], credentials: Mapping[str, Credentials] | None
@@ -236,6 +242,7 @@ class _Base:
         connect_timeout: float = 10.0,
         limits: Limits = DEFAULT_LIMITS,
         credentials: Mapping[str, Credentials] | None = None,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         if not roots:
             raise ImgcompatError("no API server configured")
@@ -248,12 +255,15 @@ class _Base:
         self._connect_timeout = connect_timeout
         self._cursor = 0
         self._recent: tuple[str, ...] = ()
+        self._slots = Slots(max_connections)
         #: What the httpx client of either flavour is built with. JSON answers are small
         #: and image data is checksummed as stored: compression is never asked for.
         self._client_options: dict[str, Any] = {
             "verify": verify_option(verify), "follow_redirects": False,
             "timeout": httpx.Timeout(timeout, connect=connect_timeout),
-            "headers": {"accept-encoding": "identity"}}
+            "headers": {"accept-encoding": "identity"},
+            "limits": httpx.Limits(max_connections=max_connections,
+                                   max_keepalive_connections=min(max_connections, 20))}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(roots={list(self.roots)!r}, auth={self.auth!r})"
@@ -449,7 +459,10 @@ class Transport(_Base):
             response.close()
 
     def _attempt(self, ex: _Exchange, tried: list[str]) -> tuple[httpx.Response, bytes]:
+        """One try; a streamed answer comes back holding its slot (the caller gives it)."""
         built, content, replayable, root = self._build(self._client, ex, tried)
+        self._slots.take(ex.deadline, ex.doing)
+        streamed = False
         try:
             with current(ex.deadline):
                 response = self._client.send(built, stream=True)
@@ -457,6 +470,7 @@ class Transport(_Base):
                     data = self._read(response, "max_answer_bytes", ex, ex.deadline)
                     raise self._status_retry(ex.request, root, response, data, ex.identity)
                 if ex.read is None:
+                    streamed = True
                     return response, b""
                 answer = ex.deadline.sooner(ex.budget.exchange())  # an upload's: fresh
                 with current(answer):
@@ -464,6 +478,9 @@ class Transport(_Base):
         except httpx.TransportError as exc:
             raise self._transport_failure(ex, root, exc, content=content,
                                           replayable=replayable) from exc
+        finally:
+            if not streamed:
+                self._slots.give()
 
     def _run(self, ex: _Exchange) -> tuple[httpx.Response, bytes]:
         tried: list[str] = []
@@ -510,6 +527,7 @@ class Transport(_Base):
                                   budget)
         finally:
             response.close()
+            self._slots.give()
 
 
 class AsyncTransport(_Base):
@@ -543,7 +561,10 @@ class AsyncTransport(_Base):
 
     async def _attempt(self, ex: _Exchange, tried: list[str]
                        ) -> tuple[httpx.Response, bytes]:
+        """One try; a streamed answer comes back holding its slot (the caller gives it)."""
         built, content, replayable, root = self._build(self._client, ex, tried)
+        await self._slots.atake(ex.deadline, ex.doing)
+        streamed = False
         try:
             with current(ex.deadline):
                 response = await self._client.send(built, stream=True)
@@ -551,6 +572,7 @@ class AsyncTransport(_Base):
                     data = await self._read(response, "max_answer_bytes", ex, ex.deadline)
                     raise self._status_retry(ex.request, root, response, data, ex.identity)
                 if ex.read is None:
+                    streamed = True
                     return response, b""
                 answer = ex.deadline.sooner(ex.budget.exchange())
                 with current(answer):
@@ -558,6 +580,9 @@ class AsyncTransport(_Base):
         except httpx.TransportError as exc:
             raise self._transport_failure(ex, root, exc, content=content,
                                           replayable=replayable) from exc
+        finally:
+            if not streamed:
+                self._slots.agive()
 
     async def _run(self, ex: _Exchange) -> tuple[httpx.Response, bytes]:
         tried: list[str] = []
@@ -606,3 +631,4 @@ class AsyncTransport(_Base):
                                   budget)
         finally:
             await response.aclose()
+            self._slots.agive()
