@@ -308,3 +308,49 @@ def test_json_requests_ask_for_no_compression() -> None:
     Transport(("http://h",), transport=httpx.MockTransport(handler)).send(
         Request("GET", "/"), ANONYMOUS)
     assert seen[0].headers["accept-encoding"] == "identity"
+
+
+class _Gate(httpx.AsyncBaseTransport):
+    """Answers after a pause, counting how many requests are inside at once."""
+
+    def __init__(self, pause: float) -> None:
+        self.pause = pause
+        self.inside = 0
+        self.most = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
+        self.inside += 1
+        self.most = max(self.most, self.inside)
+        await asyncio.sleep(self.pause)
+        self.inside -= 1
+        return httpx.Response(200, json={})
+
+
+async def test_no_more_exchanges_in_flight_than_connections() -> None:
+    import asyncio
+
+    gate = _Gate(0.02)
+    sender = AsyncTransport(("http://h",), transport=gate, max_connections=3)
+    await asyncio.gather(*(sender.send(Request("GET", "/"), ANONYMOUS) for _ in range(20)))
+    assert gate.most == 3
+    slow = _Gate(0.5)
+    hurried = AsyncTransport(("http://h",), transport=slow, max_connections=1,
+                             limits=Limits(deadline=0.2))
+    results = await asyncio.gather(
+        *(hurried.send(Request("GET", "/"), ANONYMOUS) for _ in range(2)),
+        return_exceptions=True)
+    assert any(isinstance(r, DeadlineExceeded) and "waited for a connection" in str(r)
+               for r in results), results
+    await sender.aclose()
+    await hurried.aclose()
+
+
+def test_an_async_client_outlives_its_first_event_loop() -> None:
+    import asyncio
+
+    gate = _Gate(0.0)
+    sender = AsyncTransport(("http://h",), transport=gate, max_connections=1)
+    for _ in range(2):  # each asyncio.run is a new loop: the slots follow it
+        asyncio.run(sender.send(Request("GET", "/"), ANONYMOUS))

@@ -260,7 +260,8 @@ class Slots:
     def __init__(self, size: int) -> None:
         self.size = size
         self._threads = threading.BoundedSemaphore(size)
-        self._tasks: asyncio.Semaphore | None = None
+        #: One semaphore per event loop (an asyncio one belongs to the loop it waited on).
+        self._tasks: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     def take(self, deadline: Deadline, doing: str) -> None:
         """Wait for a slot (threads)."""
@@ -272,21 +273,24 @@ class Slots:
         """Hand a slot back (threads)."""
         self._threads.release()
 
-    async def atake(self, deadline: Deadline, doing: str) -> None:
-        """Wait for a slot (tasks of one event loop)."""
-        if self._tasks is None:
-            self._tasks = asyncio.Semaphore(self.size)
+    async def atake(self, deadline: Deadline, doing: str) -> asyncio.Semaphore:
+        """Wait for a slot (tasks); what to hand it back to with :meth:`agive`."""
+        loop = asyncio.get_running_loop()
+        if self._tasks is None or self._tasks[0] is not loop:
+            self._tasks = (loop, asyncio.Semaphore(self.size))
+        semaphore = self._tasks[1]
         left = deadline.remaining()
         try:
-            await asyncio.wait_for(self._tasks.acquire(),
+            await asyncio.wait_for(semaphore.acquire(),
                                    timeout=None if left is None else max(left, 0.0))
         except TimeoutError:
             raise deadline.error(f"{doing}: waited for a connection") from None
+        return semaphore
 
-    def agive(self) -> None:
-        """Hand a slot back (tasks)."""
-        assert self._tasks is not None
-        self._tasks.release()
+    @staticmethod
+    def agive(taken: asyncio.Semaphore) -> None:
+        """Hand back the slot :meth:`atake` gave."""
+        taken.release()
 
 
 # --------------------------------------------------------------------------- bodies

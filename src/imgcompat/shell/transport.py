@@ -459,10 +459,10 @@ class Transport(_Base):
             response.close()
 
     def _attempt(self, ex: _Exchange, tried: list[str]) -> tuple[httpx.Response, bytes]:
-        """One try; a streamed answer comes back holding its slot (the caller gives it)."""
+        """One try, in a slot of its own unless streamed (``open_stream`` holds one)."""
         built, content, replayable, root = self._build(self._client, ex, tried)
-        self._slots.take(ex.deadline, ex.doing)
-        streamed = False
+        if ex.read is not None:
+            self._slots.take(ex.deadline, ex.doing)
         try:
             with current(ex.deadline):
                 response = self._client.send(built, stream=True)
@@ -470,7 +470,6 @@ class Transport(_Base):
                     data = self._read(response, "max_answer_bytes", ex, ex.deadline)
                     raise self._status_retry(ex.request, root, response, data, ex.identity)
                 if ex.read is None:
-                    streamed = True
                     return response, b""
                 answer = ex.deadline.sooner(ex.budget.exchange())  # an upload's: fresh
                 with current(answer):
@@ -479,7 +478,7 @@ class Transport(_Base):
             raise self._transport_failure(ex, root, exc, content=content,
                                           replayable=replayable) from exc
         finally:
-            if not streamed:
+            if ex.read is not None:
                 self._slots.give()
 
     def _run(self, ex: _Exchange) -> tuple[httpx.Response, bytes]:
@@ -517,7 +516,12 @@ class Transport(_Base):
         """A streamed answer (a download); a status of 400 or more raises the typed error."""
         budget = budget or Budget.start(self.limits, moves_data=True)
         ex = _Exchange(request, _buffered(request), identity, budget, budget.exchange(), None)
-        response, _ = self._run(ex)
+        self._slots.take(ex.deadline, ex.doing)
+        try:
+            response, _ = self._run(ex)
+        except BaseException:
+            self._slots.give()
+            raise
         try:
             if response.status_code >= 400:
                 with current(ex.deadline):
@@ -561,10 +565,9 @@ class AsyncTransport(_Base):
 
     async def _attempt(self, ex: _Exchange, tried: list[str]
                        ) -> tuple[httpx.Response, bytes]:
-        """One try; a streamed answer comes back holding its slot (the caller gives it)."""
+        """One try, in a slot of its own unless streamed (``open_stream`` holds one)."""
         built, content, replayable, root = self._build(self._client, ex, tried)
-        await self._slots.atake(ex.deadline, ex.doing)
-        streamed = False
+        slot = await self._slots.atake(ex.deadline, ex.doing) if ex.read is not None else None
         try:
             with current(ex.deadline):
                 response = await self._client.send(built, stream=True)
@@ -572,7 +575,6 @@ class AsyncTransport(_Base):
                     data = await self._read(response, "max_answer_bytes", ex, ex.deadline)
                     raise self._status_retry(ex.request, root, response, data, ex.identity)
                 if ex.read is None:
-                    streamed = True
                     return response, b""
                 answer = ex.deadline.sooner(ex.budget.exchange())
                 with current(answer):
@@ -581,8 +583,8 @@ class AsyncTransport(_Base):
             raise self._transport_failure(ex, root, exc, content=content,
                                           replayable=replayable) from exc
         finally:
-            if not streamed:
-                self._slots.agive()
+            if slot is not None:
+                self._slots.agive(slot)
 
     async def _run(self, ex: _Exchange) -> tuple[httpx.Response, bytes]:
         tried: list[str] = []
@@ -621,7 +623,12 @@ class AsyncTransport(_Base):
         """A streamed answer (a download); a status of 400 or more raises the typed error."""
         budget = budget or Budget.start(self.limits, moves_data=True)
         ex = _Exchange(request, _buffered(request), identity, budget, budget.exchange(), None)
-        response, _ = await self._run(ex)
+        slot = await self._slots.atake(ex.deadline, ex.doing)
+        try:
+            response, _ = await self._run(ex)
+        except BaseException:
+            self._slots.agive(slot)
+            raise
         try:
             if response.status_code >= 400:
                 with current(ex.deadline):
@@ -631,4 +638,4 @@ class AsyncTransport(_Base):
                                   budget)
         finally:
             await response.aclose()
-            self._slots.agive()
+            self._slots.agive(slot)
