@@ -11,6 +11,7 @@ import hashlib
 import inspect
 import io
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ import imgcompat
 from imgcompat import Api, ImageNotFound, InvalidRecord
 from imgcompat.core.scalars import format_v2_time
 from imgcompat.nova import ImageService
-from imgcompat.testing import Emulator
+from imgcompat.testing import Emulator, serve
 from tests.unit.test_request_views import Recording, rid
 
 URL = "http://glance.test"
@@ -371,3 +372,26 @@ def test_an_update_refuses_new_locations_rather_than_dropping_them(
                                               "container_format": "bare"}, data=b"abc")):
         same = service.show(CTX, image["id"], include_locations=True)  # a show, handed back
         assert service.update(CTX, image["id"], {**same, "name": "kept"})["name"] == "kept"
+
+
+def test_the_readme_service_examples_run(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Using it inside a service", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2, "the README lost an example of its service section"
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(DATA)
+    code = "\n".join(blocks).replace('"/var/lib/disk.raw"', repr(str(disk)))
+    code = code.replace('"/tmp/snap.raw"', repr(str(tmp_path / "snap.raw")))
+    emulator = Emulator(api="v2")
+    with serve(emulator) as url:
+        seed = ImageService(url).create(Context(), {"name": "seed"})
+        namespace: dict[str, Any] = {
+            "api_servers": [url], "get_service_token": lambda: "service-token",
+            "ctx": Context(auth_token="user-token", global_id=rid()), "image_id": seed["id"]}
+        exec(compile(code, "README.md", "exec"), namespace)  # our own README, nothing else
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "seed"
+    assert " active 512" in out
+    assert (tmp_path / "snap.raw").read_bytes() == DATA

@@ -32,7 +32,7 @@ import copy
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Any, Unpack
 
 import httpx
@@ -63,7 +63,7 @@ class ImageService:
     none. Thread-safe: each call makes its own view, and the views share the one client.
     """
 
-    def __init__(self, api_servers: str | list[str] | tuple[str, ...], *,
+    def __init__(self, api_servers: str | Sequence[str], *,
                  transport: httpx.BaseTransport | None = None,
                  service_token: ServiceToken = None,
                  **options: Unpack[ClientOptions]) -> None:
@@ -155,12 +155,8 @@ class ImageService:
         neither given -- an iterator of chunks, whose last chunk comes only once the
         digests matched. The classic seam returned None for a file or path; the
         ``Verified`` returned instead says what was checked."""
-        view = self._view(context)
-        if data is not None:
-            return view.download(image_id, data=data)
-        if dst_path is not None:
-            return view.download(image_id, dst_path=dst_path)
-        return view.download(image_id)
+        return self._view(context).download(
+            image_id, dst_path=dst_path if data is None else None, data=data)
 
     def close(self) -> None:
         """Close the client's pool (once, when the service stops; pinned services share it)."""
