@@ -47,7 +47,7 @@ from imgcompat.core.exchange import (
 from imgcompat.core.immutable import JSON
 from imgcompat.core.listing import Pager, start_listing
 from imgcompat.core.model import Image, Loss
-from imgcompat.core.seam import as_image
+from imgcompat.core.seam import as_image, merge_seam_dict
 
 __all__ = [
     "CLEANUP_RETRY_ON", "DEFAULT_PAGE_SIZE", "DOWNLOAD_RETRY_ON", "EMPTY_IMAGE_DISK_FORMATS",
@@ -254,9 +254,12 @@ def create_op(
     """Create; with data upload it; with ``size == 0`` and no data end ``active``.
 
     ``activate_empty=False`` reserves a queued record instead (the snapshot flow, or a
-    caller uploading later).
+    caller uploading later). A classic seam dict without ``size`` means that too, as it
+    did in the classic seam: only ``size: 0`` asked for an empty active image.
     """
     dialect = dialect_for(choice)
+    if not isinstance(image, Image) and image.get("size") in (None, ""):
+        activate_empty = False
     image = as_image(image)
     empty = data is None and image.size == 0 and activate_empty
     candidates: tuple[DiskFormat, ...] = ()
@@ -315,10 +318,15 @@ def update_op(
     choice: VersionChoice, image_id: str, wanted: Image | Mapping[str, Any], data: Any = None,
     *, size: int | None = None, purge_props: bool = True,
 ) -> Op[Image]:
-    """Read the current record, send the minimal change, then upload data if any."""
-    wanted = as_image(wanted)
+    """Read the current record, send the minimal change, then upload data if any.
+
+    A classic seam dict changes only the keys it has (laid over the current record, see
+    :func:`~imgcompat.core.seam.merge_seam_dict`); an ``Image`` is the whole wanted record.
+    """
     dialect = dialect_for(choice)
     current = yield from _reread(dialect, image_id)
+    wanted = (wanted if isinstance(wanted, Image)
+              else merge_seam_dict(current, wanted, purge_props))
     change = dialect.update_request(image_id, current, wanted, purge_props)
     if change.losses:
         yield Report(change.losses)

@@ -86,6 +86,30 @@ def as_image(record: Image | Mapping[str, Any]) -> Image:
     return record if isinstance(record, Image) else from_seam_dict(record)
 
 
+def merge_seam_dict(current: Image, given: Mapping[str, Any], purge_props: bool) -> Image:
+    """The record a classic partial update asks for: ``current`` with ``given``'s keys over
+    it, as the classic seam's update meant a dict. Its ``id`` is ignored; ``properties``
+    replace the current ones when ``purge_props`` (all of them go when it has none, as
+    before), else are laid over them. Locations cannot change by update: a ``locations``
+    or ``direct_url`` that differs from the current one is refused, never dropped.
+    """
+    now = to_seam_dict(current, include_locations=True)
+    for key in LOCATION_KEYS:
+        if key in given and given[key] != now[key]:
+            raise InvalidRecord("an update does not change an image's locations; give them "
+                                "to create", field=key, image_id=current.id)
+    changes = {key: value for key, value in given.items()
+               if key != "id" and key not in LOCATION_KEYS}
+    base = {key: value for key, value in now.items()
+            if key not in changes and key not in LOCATION_KEYS}
+    if "visibility" in changes:
+        base.pop("is_public", None)  # a given visibility is not overruled by the old flag
+    properties = dict(changes.get("properties") or {})
+    if not purge_props:
+        properties = {**now["properties"], **properties}
+    return from_seam_dict({**base, **changes, "properties": properties})
+
+
 #: Optional fields given as None fall back to what the record means by absent.
 _NONE_MEANS = {"size": 0, "min_disk": 0, "min_ram": 0, "protected": False, "deleted": False,
                "os_hidden": False, "tags": (), "properties": {}, "locations": ()}

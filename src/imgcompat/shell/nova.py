@@ -43,7 +43,7 @@ from imgcompat.core.identity import REQUEST_ID
 from imgcompat.core.integrity import Verified
 from imgcompat.core.listing import ListingOptions
 from imgcompat.core.model import Image
-from imgcompat.core.seam import LOCATION_KEYS, as_image, from_seam_dict, to_seam_dict
+from imgcompat.core.seam import LOCATION_KEYS, to_seam_dict
 from imgcompat.shell.client import ClientOptions, ImageClient
 
 LOG = logging.getLogger("imgcompat")
@@ -122,9 +122,7 @@ class ImageService:
         bytes) uploaded, verified and active. Without data the record stays queued for a
         later ``update(..., data=...)`` -- unless the dict says ``size: 0``, the classic
         way to ask for an empty active image (a volume-backed snapshot)."""
-        image = as_image(image_meta)
-        empty = isinstance(image_meta, Image) or image_meta.get("size") is not None
-        return to_seam_dict(self._view(context).create(image, data, activate_empty=empty))
+        return to_seam_dict(self._view(context).create(image_meta, data))
 
     def update(self, context: object, image_id: str, image_meta: Image | Mapping[str, Any],
                data: Any = None, purge_props: bool = True) -> SeamDict:
@@ -135,9 +133,15 @@ class ImageService:
         an update does not send them. An ``Image`` is the whole wanted record."""
         view = self._view(context)
         wanted = image_meta
-        if not isinstance(image_meta, Image):
-            current = view.show(image_id, include_locations=True)
-            wanted = _merged(current, image_meta, purge_props)
+        if not isinstance(image_meta, Image) and any(k in image_meta for k in LOCATION_KEYS):
+            # what show() gave (direct_url listed among the locations) may come back as is
+            now = _classic_dict(view.show(image_id, include_locations=True),
+                                include_locations=True)
+            for key in LOCATION_KEYS:
+                if key in image_meta and image_meta[key] != now[key]:
+                    raise InvalidRecord("an update does not change an image's locations; "
+                                        "give them to create", field=key, image_id=image_id)
+            wanted = {k: v for k, v in image_meta.items() if k not in LOCATION_KEYS}
         return to_seam_dict(view.update(image_id, wanted, data, purge_props))
 
     def delete(self, context: object, image_id: str) -> bool:
@@ -209,25 +213,3 @@ def _classic_dict(image: Image, *, include_locations: bool = False) -> SeamDict:
     if direct and direct not in [loc["url"] for loc in record["locations"]]:
         record["locations"].append({"url": direct, "metadata": {}})
     return record
-
-
-def _merged(current: Image, given: Mapping[str, Any], purge_props: bool) -> Image:
-    """The record a classic partial update asks for: the current one with ``given``'s
-    keys over it (visibility read as ``from_seam_dict`` reads it). Locations are refused
-    when they differ from what ``show`` gives: an update never sends them, and nothing is
-    dropped silently."""
-    now = _classic_dict(current, include_locations=True)
-    for key in LOCATION_KEYS:
-        if key in given and given[key] != now[key]:
-            raise InvalidRecord("an update does not change an image's locations; give them "
-                                "to create", field=key, image_id=current.id)
-    changes = {key: value for key, value in given.items()
-               if key != "id" and key not in LOCATION_KEYS}
-    base = {key: value for key, value in now.items()
-            if key not in changes and key not in LOCATION_KEYS}
-    if "visibility" in changes:
-        base.pop("is_public", None)  # a given visibility is not overruled by the old flag
-    properties = dict(changes.get("properties") or {})
-    if not purge_props:
-        properties = {**now["properties"], **properties}
-    return from_seam_dict({**base, **changes, "properties": properties})
