@@ -25,6 +25,7 @@ from imgcompat.core.v1 import v1_headers_to_v1image
 
 from .data import receive_data
 from .http import BodyBroken, Request, Responder
+from .http_errors import HttpError
 from .render import v1_headers, v1_json, v1_summary_json
 from .store import NotFound, Record, now
 
@@ -125,7 +126,7 @@ class V1Api:
         try:
             await self._dispatch(req, resp, parts)
         except V1Error as exc:
-            await resp.error(exc.status, exc.message)
+            await resp.error(HttpError(exc.status, exc.message), body_on_head=True)
 
     async def _dispatch(self, req: Request, resp: Responder, parts: list[str]) -> None:
         method = req.method
@@ -291,8 +292,8 @@ class V1Api:
             raise V1Error(409, f"An image with identifier {record.id} is already being "
                                "uploaded")
         try:
-            stored = await receive_data(req, self.emu.blobs, record.id, record.disk_format,
-                                        inspect=False)
+            stored = await receive_data(req.chunks(), self.emu.blobs, record.id,
+                                        record.disk_format, inspect="measure")
         except BodyBroken:
             self.emu.release_upload(record.id, Status.KILLED)
             raise
