@@ -255,7 +255,8 @@ def test_huge_patch_runs_in_linear_time(client: httpx.Client) -> None:
     url = f"/v2/images/{image['id']}"
 
     def run(count: int) -> float:
-        ops = [{"op": "replace", "path": "/a", "value": str(i)} for i in range(count)]
+        ops: list[dict[str, Any]] = [{"op": "replace", "path": "/a", "value": str(i)}
+                                     for i in range(count)]
         ops += [{"op": "replace", "path": "/tags", "value": ["x", str(i)]}
                 for i in range(count // 4)]
         start = time.perf_counter()

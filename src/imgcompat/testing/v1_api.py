@@ -50,8 +50,17 @@ class V1Error(Exception):
         self.status, self.message = status, message
 
 
+#: Read with oslo's lenient ``bool_from_string``: anything it does not know is False.
+_BOOLEAN_HEADERS = frozenset(V1_META_PREFIX + k for k in ("is_public", "protected", "deleted"))
+
+
 def _server_header_pairs(req: Request) -> list[tuple[str, str]]:
-    """Header names as the v1 server read them: lower case, ``-`` → ``_`` after the prefix."""
+    """Header names as the v1 server read them: lower case, ``-`` → ``_`` after the prefix.
+
+    Boolean values are read as that server did (``None``, ``maybe``... are False: the
+    latest python-glanceclient's v1 CLI sends ``is_public: None`` when it is not given)
+    and handed on as ``True``/``False``.
+    """
     out: list[tuple[str, str]] = []
     for name, value in req.header_pairs:
         server_name = name
@@ -61,7 +70,10 @@ def _server_header_pairs(req: Request) -> list[tuple[str, str]]:
                 server_name = V1_PROPERTY_PREFIX + rest[len("property_"):]
             else:
                 server_name = V1_META_PREFIX + rest
-        out.append((server_name, value))
+        if server_name in _BOOLEAN_HEADERS:
+            out.append((server_name, str(scalars.bool_from_string(value))))
+        else:
+            out.append((server_name, value))
     return out
 
 
