@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -35,17 +34,6 @@ ACCEPT_TABLE = [
     ("text/plain, */*;q=0.1", "html"), ("application/x-json", "plain"), ("text/json", "plain"),
     ("text/plain", "plain"), ("application/xml", "plain"),
 ]
-
-
-@pytest.fixture
-def emu() -> Emulator:
-    return Emulator(api="v2")
-
-
-@pytest.fixture
-def client(emu: Emulator) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=emu.sync_transport(), base_url="http://glance") as c:
-        yield c
 
 
 @pytest.mark.parametrize(("accept", "kind"), ACCEPT_TABLE)

@@ -58,14 +58,19 @@ def _shared(record: Record) -> str | None:
         "Only shared images have members.")
 
 
-async def create(call: Call, image_id: str) -> None:
-    """``POST /v2/images/{id}/members`` with ``{"member": "<project>"}``."""
+async def _body_field(call: Call, key: str, example: str, missing: str) -> Any:
+    """``body[key]`` of a JSON object body, or the deserializer's 400."""
     body = await call.api.json_body(call.req)
     if not isinstance(body, dict):
-        raise HttpError(400, 'Expected a member in the form: {"member": "image_id"}')
-    if "member" not in body:
-        raise HttpError(400, "Member to be added not specified")
-    raw = body["member"]
+        raise HttpError(400, f'Expected a {key} in the form: {{"{key}": "{example}"}}')
+    if key not in body:
+        raise HttpError(400, missing)
+    return body[key]
+
+
+async def create(call: Call, image_id: str) -> None:
+    """``POST /v2/images/{id}/members`` with ``{"member": "<project>"}``."""
+    raw = await _body_field(call, "member", "image_id", "Member to be added not specified")
     if not raw:
         raise HttpError(400, "Member can't be empty")
     if isinstance(raw, dict | list):  # Glance 33 answers 500
@@ -113,12 +118,7 @@ async def show(call: Call, image_id: str, member_id: str) -> None:
 
 async def update(call: Call, image_id: str, member_id: str) -> None:
     """``PUT /v2/images/{id}/members/{member}`` with ``{"status": ...}``."""
-    body = await call.api.json_body(call.req)
-    if not isinstance(body, dict):
-        raise HttpError(400, 'Expected a status in the form: {"status": "status"}')
-    if "status" not in body:
-        raise HttpError(400, "Status not specified")
-    status = body["status"]
+    status = await _body_field(call, "status", "status", "Status not specified")
     record = _image(call, image_id)
     who = call.who
     refused = f"Not allowed to update members for image {image_id}."
