@@ -110,10 +110,10 @@ async def create(call: Call) -> None:
     headers = [("Location", f"{call.req.base_url}/v2/images/{image_id}")]
     if call.emu.import_methods:
         headers.append(("OpenStack-image-import-methods", ",".join(call.emu.import_methods)))
-    # The emulator always runs with enabled_backends, as the reference server does; Glance
-    # 33 lists its two internal stores there too.
-    headers.append(("OpenStack-image-store-ids", ",".join(
-        (*call.emu.stores, "os_glance_staging_store", "os_glance_tasks_store"))))
+    # The emulator always runs with enabled_backends, as the reference server does. (A
+    # Glance 33 worker that has run a web-download or copy-image import also lists its
+    # internal os_glance_staging_store and os_glance_tasks_store here: not emulated.)
+    headers.append(("OpenStack-image-store-ids", ",".join(call.emu.stores)))
     # The answer shows the domain object, before the database made "" owners NULL.
     shown = attrs.evolve(record, owner=values["owner"])
     await call.resp.json(201, call.api.render(shown), headers)
