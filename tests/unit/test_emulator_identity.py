@@ -195,6 +195,17 @@ def test_noauth_default_is_an_admin_without_project() -> None:
         everything = c.get("/v2/images", params={"visibility": "all"}).json()["images"]
         assert {i["id"] for i in everything} == {community["id"], private["id"]}
         assert c.get(f"/v2/images/{community['id']}").status_code == 200
+        # An admin for the database, but policies that want role:admin refuse it.
+        tasks = c.get("/v2/tasks", headers=JSON)
+        assert (tasks.status_code, tasks.json()["message"]) == (
+            403, "You are not authorized to complete tasks_api_access action.<br /><br />\n\n\n")
+        data = c.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"})
+        image = data.json()["id"]
+        c.put(f"/v2/images/{image}/file", content=b"x",
+              headers={"Content-Type": "application/octet-stream"})
+        copy = c.post(f"/v2/images/{image}/import",
+                      json={"method": {"name": "copy-image"}, "stores": ["memory"]})
+        assert copy.status_code == 403
     owned = Emulator(api="v2", owner="proj-x")
     with httpx.Client(transport=owned.sync_transport(), base_url="http://g") as c:
         assert c.post("/v2/images", json={}).json()["owner"] == "proj-x"

@@ -71,6 +71,15 @@ class Identity:
         """The owner this caller's images get and is compared with (its project)."""
         return self.project_id
 
+    @property
+    def admin_role(self) -> bool:
+        """Does ``role:admin`` hold (policies such as ``copy_image``, ``tasks_api_access``)?
+
+        Not the same as :attr:`is_admin`: the unauthenticated context is an admin for
+        the database but has no roles, so those policies refuse it.
+        """
+        return "admin" in self.roles
+
 
 #: The caller of an emulator without authentication.
 NOAUTH = Identity(project_id=None, user_id=None, roles=(), is_admin=True)

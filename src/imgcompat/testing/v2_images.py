@@ -48,7 +48,7 @@ _BIG_PATCH = 1000
 
 def may_publicize(call: Call, who: Identity) -> bool:
     """The ``publicize_image`` policy of this emulator."""
-    return who.is_admin or not call.emu.publicize_admin_only
+    return who.admin_role or not call.emu.publicize_admin_only
 
 
 def _split_body(call: Call, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -110,7 +110,7 @@ async def import_image(call: Call, image_id: str) -> None:
     if conflict:
         raise HttpError(409, conflict)
     if method == "copy-image":
-        if not call.who.is_admin:
+        if not call.who.admin_role:
             raise HttpError(403, "You are not authorized to complete copy_image action.")
     elif not mutable(call.who, record):
         raise HttpError(403, "You do not own this image")
@@ -234,7 +234,7 @@ async def image_tasks(call: Call, image_id: str) -> None:
 
 
 def _tasks_access(call: Call) -> None:
-    if not call.who.is_admin:
+    if not call.who.admin_role:
         raise HttpError(403, "You are not authorized to complete tasks_api_access action.")
 
 
