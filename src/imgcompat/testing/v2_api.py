@@ -154,12 +154,10 @@ class V2Api:
             raise HttpError(404, message or f"No image found with ID {image_id}")
         return record
 
-    async def json_body(self, req: Request, *, required: bool = True) -> Any:
-        """The request body as Glance's JSON deserializer reads it (None: no body)."""
+    async def json_body(self, req: Request) -> Any:
+        """The request body as Glance's JSON deserializer reads it (400 when absent)."""
         if not has_body(req):
-            if required:
-                raise HttpError(400, "Body expected in request.")
-            return None
+            raise HttpError(400, "Body expected in request.")
         try:
             raw = await req.read(self.emu.json_body_limit)
         except BodyTooLarge:
