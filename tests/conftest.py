@@ -42,9 +42,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 # ---------------------------------------------------------------- differential tests
-#: tests/peers/test_differential.py joins the default run once the emulator passes it; until
-#: then it runs when asked for: ``pytest -m differential tests/peers``.
-DIFFERENTIAL_IN_DEFAULT_RUN = False
+#: tests/peers/test_differential.py is part of the default run (and so of CI) since the emulator
+#: passes it; alone: ``pytest -m differential tests/peers``.
+DIFFERENTIAL_IN_DEFAULT_RUN = True
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
