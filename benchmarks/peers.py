@@ -34,7 +34,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import timeit
 from collections.abc import Callable, Iterator
@@ -42,7 +41,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.stream import MiB, _cpu_of, _cpu_self, _fsync_close, _make_image, _rss
+from benchmarks.stream import (
+    MiB,
+    _cpu_of,
+    _cpu_self,
+    _fsync_close,
+    _make_image,
+    _rss,
+    emulator_process,
+)
 
 PEERS_DIR = Path(os.environ.get("IMGCOMPAT_BENCH_PEERS", "/tmp/imgcompat-bench-peers"))
 PEER_PACKAGES = ("python-glanceclient", "openstacksdk")
@@ -384,15 +391,6 @@ def run_case(row: str, client: str, spec_json: str) -> None:
 # ----------------------------------------------------------------------------- driver
 
 
-def serve_forever(data_dir: str) -> None:
-    """The emulator process: print the URL, serve until stdin closes."""
-    from imgcompat.testing import Emulator, serve
-
-    with serve(Emulator(api="v2", data_dir=data_dir)) as url:
-        print(url, flush=True)
-        sys.stdin.read()
-
-
 def _pip_latest(package: str) -> str | None:
     out = subprocess.run([sys.executable, "-m", "pip", "index", "versions", package],
                          capture_output=True, text=True, check=False, timeout=120)
@@ -588,31 +586,19 @@ def main() -> None:
         args.rounds, args.micro_seconds = 1, 0.05
 
     peer, versions = (None, {}) if args.no_peers else peer_python(not args.no_refresh)
-    with tempfile.TemporaryDirectory(dir=args.workdir, prefix="imgcompat-peers-") as tmp:
-        root = Path(tmp)
-        (root / "store").mkdir()
-        (root / "out").mkdir()
-        server = subprocess.Popen([sys.executable, __file__, "serve", str(root / "store")],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            assert server.stdout is not None
-            spec = _prepare(server.stdout.readline().strip(), root, args)
-            cases = [k for k in CASES if k[1] == "imgcompat" or k[0] == "digests" or peer]
-            results: dict[tuple[str, str], list[Outcome]] = {k: [] for k in cases}
-            for index in range(max(1, args.rounds)):
-                shift = index * 5 % len(cases)
-                for row, client in cases[shift:] + cases[:shift]:
-                    python = sys.executable if client == "imgcompat" else str(peer)
-                    server_cpu = _cpu_of(server.pid)
-                    got = _child(python, row, client, spec)
-                    got["server_cpu"] = _cpu_of(server.pid) - server_cpu
-                    results[(row, client)].append(got)
-                    print(f"round {index + 1} {row}/{client}: {got}", file=sys.stderr,
-                          flush=True)
-        finally:
-            assert server.stdin is not None
-            server.stdin.close()
-            server.wait(timeout=30)
+    with emulator_process(args.workdir, "imgcompat-peers-") as (url, root, server):
+        spec = _prepare(url, root, args)
+        cases = [k for k in CASES if k[1] == "imgcompat" or k[0] == "digests" or peer]
+        results: dict[tuple[str, str], list[Outcome]] = {k: [] for k in cases}
+        for index in range(max(1, args.rounds)):
+            shift = index * 5 % len(cases)
+            for row, client in cases[shift:] + cases[:shift]:
+                python = sys.executable if client == "imgcompat" else str(peer)
+                server_cpu = _cpu_of(server.pid)
+                got = _child(python, row, client, spec)
+                got["server_cpu"] = _cpu_of(server.pid) - server_cpu
+                results[(row, client)].append(got)
+                print(f"round {index + 1} {row}/{client}: {got}", file=sys.stderr, flush=True)
 
     from importlib.metadata import version
 
@@ -626,9 +612,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "serve":
-        serve_forever(sys.argv[2])
-    elif len(sys.argv) > 1 and sys.argv[1] == "case":
+    if len(sys.argv) > 1 and sys.argv[1] == "case":
         run_case(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         main()
