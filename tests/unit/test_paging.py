@@ -193,3 +193,41 @@ def test_paging_values() -> None:
     assert Pager(V1, (), page_size=7).paging == Paging(7)
     assert Paging(None).limit(5) is None
     assert Paging(1000).limit(5) == 5
+
+
+def _http_server(server: ListingServer) -> Any:
+    """``server`` (v2) behind an httpx mock transport, with a versions document at ``/``."""
+    import httpx
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/":
+            doc = {"versions": [{"id": "v2.17", "status": "CURRENT",
+                                 "links": [{"rel": "self", "href": "http://g/v2/"}]}]}
+            return httpx.Response(300, json=doc)
+        answer = server.answer(Request("GET", request.url.path,
+                                       params=tuple(request.url.params.multi_items())))
+        return httpx.Response(answer.status, headers=list(answer.headers), content=answer.body)
+
+    return handle
+
+
+@pytest.mark.parametrize("flavor", ["sync", "async"])
+async def test_both_clients_send_the_refused_page_again(flavor: str) -> None:
+    import httpx
+    from tenacity import wait_none
+
+    from imgcompat.shell.aclient import AsyncImageClient
+    from imgcompat.shell.client import ImageClient
+
+    server = ListingServer(Api.V2, 450, refuse_above=500)
+    handle = _http_server(server)
+    if flavor == "sync":
+        with ImageClient("http://g", transport=httpx.MockTransport(handle),
+                         backoff=wait_none()) as client:
+            seen = [i.id for i in client.detail()]
+    else:
+        async with AsyncImageClient("http://g", transport=httpx.MockTransport(handle),
+                                    backoff=wait_none()) as aclient:
+            seen = [i.id async for i in await aclient.detail()]
+    assert seen == ids(450)
+    assert server.limits() == ["1000", "200", "200", "200"]
