@@ -37,7 +37,8 @@ class Paging:
     Without a caller's ``page_size`` the listing asks for Glance's ``api_limit_max`` (which
     Glance caps a larger ``limit`` at) and, when a deployment refuses the first request with
     a 400 instead, walks down ``fallbacks`` (from the dialect); once a page has come back a
-    400 is about something else and is the caller's to see. A caller's size is kept as is.
+    400 is about something else and is the caller's to see. A caller's size is kept: its 400
+    is the caller's, and only a v1 server shown to serve fewer (below) makes it smaller.
 
     ``served`` is the longest page the server has returned. A v1 page shorter than asked is
     the end only when the server has already served pages at least as long as the one asked;
