@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -38,6 +39,8 @@ STORED_NOTE = quote(NOTE, safe="/:")
 STORED_KEY = quote(KEY, safe="/:").lower()
 DATA = os.urandom(100_000)
 MD5 = hashlib.md5(DATA).hexdigest()
+#: The command's files (payload, downloads), removed when the scenario ends.
+WORK = Path(tempfile.mkdtemp(prefix="glance-v1-cli-"))
 #: Before any image the server can hold: ``changes-since`` from here lists deleted ones too.
 LONG_AGO = "2000-01-01T00:00:00"
 
@@ -170,10 +173,9 @@ def corrupt_library(url: str, token: str) -> None:
 class Command:
     """``glance --os-image-api-version 1`` against one server, files in a scratch dir."""
 
-    def __init__(self, url: str, token: str) -> None:
-        self.url, self.token = url, token
-        self.work = Path(tempfile.mkdtemp(prefix="glance-v1-cli-"))
-        self.payload = self.work / "payload.img"
+    def __init__(self, url: str, token: str, work: Path) -> None:
+        self.url, self.token, self.work = url, token, work
+        self.payload = work / "payload.img"
         self.payload.write_bytes(DATA)
 
     def __call__(self, *argv: str) -> Any:
@@ -195,7 +197,7 @@ class Command:
 
 def command(url: str, token: str) -> None:
     """The same life cycle through the command."""
-    glance = Command(url, token)
+    glance = Command(url, token, WORK)
     shown = glance("image-create", "--name", NAME, "--disk-format", "raw",
                    "--container-format", "bare", "--property", "os_distro=ubuntu",
                    "--property", f"note={NOTE}", "--property", f"{KEY}=1",
@@ -260,7 +262,7 @@ def command(url: str, token: str) -> None:
 
 def corrupt_command(url: str, token: str) -> None:
     """The emulator was told to corrupt the next download: the command fails on it."""
-    glance = Command(url, token)
+    glance = Command(url, token, WORK)
     image = glance("image-create", "--name", "c", "--disk-format", "raw",
                    "--container-format", "bare", "--file", str(glance.payload))["id"]
     error = refused(lambda: glance.download(image), CommandFailed)
@@ -272,7 +274,7 @@ def unauthorized(url: str, token: str) -> None:
     """``token`` is unknown to the server: both refuse as they do for keystone's 401."""
     refused(lambda: list(glanceclient.Client("1", endpoint=url, token=token).images.list()),
             exc.HTTPUnauthorized)
-    failed = refused(lambda: Command(url, token)("image-list"), CommandFailed)
+    failed = refused(lambda: Command(url, token, WORK)("image-list"), CommandFailed)
     check("Invalid OpenStack Identity credentials" in str(failed), f"command {failed}")
 
 
@@ -293,6 +295,8 @@ def main() -> None:
         SCENARIOS[scenario](url, token)
     except (Broken, CommandFailed) as failure:
         sys.exit(f"FAILED {scenario}: {failure}")
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
     print(f"ok {scenario}")
 
 
