@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -167,4 +168,7 @@ def failure(error: BaseException) -> tuple[str, str] | None:
 DRIVER = Driver(Glance, ACTIONS, failure, lambda c: c.client("image-show", c.image_id))
 
 if __name__ == "__main__":
-    DRIVER.main()
+    try:
+        DRIVER.main()
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)  # the payload, downloads and schema cache
