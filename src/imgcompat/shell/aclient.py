@@ -15,7 +15,7 @@ import httpx
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice
-from imgcompat.core.download import DownloadOptions, Progress
+from imgcompat.core.download import DownloadOptions, DownloadPolicy, Progress
 from imgcompat.core.enums import Api
 from imgcompat.core.errors import ImgcompatError
 from imgcompat.core.integrity import Expected, Verified
@@ -172,14 +172,16 @@ class AsyncImageClient(ClientViews):
         dst_path: str | os.PathLike[str] | None = None,
         data: IO[bytes] | None = None,
         progress: Progress | None = None,
+        **policy: Unpack[DownloadPolicy],
     ) -> Verified | AsyncIterator[bytes]:
         """Verified bytes: into ``dst_path`` (atomically), into ``data``, or as an
-        async iterator."""
+        async iterator; ``policy`` as for :meth:`ImageClient.download
+        <imgcompat.shell.client.ImageClient.download>`."""
         choice = await self.discover()
         image = plan.check_downloadable(await self.show(image_id))
         expected = Expected.from_image(image, image_id=image_id)
         options = DownloadOptions(image_id=image_id, progress=progress,
-                                  resumable=plan.resumable(choice))
+                                  resumable=plan.resumable(choice), **policy)
 
         def open_stream(offset: int) -> AbstractAsyncContextManager[HttpxByteStream]:
             return self._transport.open_stream(

@@ -23,7 +23,7 @@ from tenacity.wait import wait_base
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import Endpoint, VersionChoice, choose_version, normalize_endpoint
-from imgcompat.core.download import DownloadOptions, Progress
+from imgcompat.core.download import DownloadOptions, DownloadPolicy, Progress
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
 from imgcompat.core.errors import ImgcompatError, tag_request_ids
 from imgcompat.core.identity import ANONYMOUS, REQUEST_ID_HEADER, RequestIdentity
@@ -381,13 +381,19 @@ class ImageClient(ClientViews):
         dst_path: str | os.PathLike[str] | None = None,
         data: IO[bytes] | None = None,
         progress: Progress | None = None,
+        **policy: Unpack[DownloadPolicy],
     ) -> Verified | Iterator[bytes]:
-        """Verified bytes: into ``dst_path`` (atomically), into ``data``, or as an iterator."""
+        """Verified bytes: into ``dst_path`` (atomically), into ``data``, or as an iterator.
+
+        ``policy``: which digests are computed (the strongest published, by default),
+        whether a download nothing can verify is refused (not by default: it is logged), and
+        the most bytes accepted (:class:`~imgcompat.core.download.DownloadPolicy`).
+        """
         choice = self.discover()
         image = plan.check_downloadable(self.show(image_id))
         expected = Expected.from_image(image, image_id=image_id)
         options = DownloadOptions(image_id=image_id, progress=progress,
-                                  resumable=plan.resumable(choice))
+                                  resumable=plan.resumable(choice), **policy)
 
         def open_stream(offset: int) -> AbstractContextManager[HttpxByteStream]:
             return self._transport.open_stream(

@@ -8,12 +8,17 @@ one is being read. hashlib releases the GIL on large buffers, so the digests rea
 parallel; at most two batches are alive, so memory is O(``chunk_size``) whatever the size.
 
 httpx is not imported: the clients implement :class:`ByteStream` / :class:`AsyncByteStream`.
+
+A download nothing could verify is never silent: it is logged as a warning naming the image,
+whether it then succeeds (``require_verified=False``, the library's default) or is refused
+(:class:`~imgcompat.core.errors.ImageNotVerifiable`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Protocol, TypeAlias, overload
 
 from imgcompat.core.download import DownloadOptions, DownloadState
-from imgcompat.core.errors import TransferInterrupted
+from imgcompat.core.errors import ImageNotVerifiable, TransferInterrupted
 from imgcompat.core.integrity import Action, Expected, Hasher, Verified
 from imgcompat.shell.sinks import BinaryFile, FileSink, NullSink, Sink, TempFile, acommit
 
@@ -70,6 +75,8 @@ class AsyncByteStream(ResponseHead, Protocol):
         ...
 
 
+LOG = logging.getLogger("imgcompat")
+
 #: offset -> an open ``GET .../file`` (with ``Range: bytes=offset-`` when offset > 0).
 OpenStream: TypeAlias = Callable[[int], AbstractContextManager[ByteStream]]
 AsyncOpenStream: TypeAlias = Callable[[int], AbstractAsyncContextManager[AsyncByteStream]]
@@ -105,9 +112,20 @@ class _Transfer:
         """Judge a response and rewind the target if it starts over (nothing in flight)."""
         if self.pending:  # pragma: no cover - the drivers drain before asking again
             raise AssertionError("a new response while batches are in flight")
-        if self.state.start(response.status_code, response.headers).action is Action.RESTART:
+        with _warn_if_refused():
+            start = self.state.start(response.status_code, response.headers)
+        if start.action is Action.RESTART:
             self.sink.rewind()
             self._report()
+
+    def finish(self) -> Verified:
+        """Every digest compared (raises on a difference); an unverified result is logged."""
+        with _warn_if_refused():
+            result = self.state.finish()
+        if not result.verified:
+            LOG.warning("image %s: downloaded but %s", self.state.image_id or "?",
+                        result.reason)
+        return result
 
     def submit(self, parts: list[bytes]) -> None:
         """Hash and write a batch; the previous batch's futures must be done already."""
@@ -145,6 +163,17 @@ class _Transfer:
         if self.pool is not None:
             self.pool.shutdown(wait=True)
             self.pool = None
+
+
+@contextlib.contextmanager
+def _warn_if_refused() -> Iterator[None]:
+    """Log a download refused for want of a digest (the caller may not log errors)."""
+    try:
+        yield
+    except ImageNotVerifiable as exc:
+        LOG.warning("image %s: download refused: %s", exc.image_id or "?",
+                    "; ".join(exc.reasons) or "the server published no checksum")
+        raise
 
 
 def _feed(h: Hasher, parts: list[bytes]) -> None:
@@ -222,7 +251,7 @@ def _drain(tr: _Transfer, open_stream: OpenStream) -> Verified:
         with contextlib.closing(_run_sync(tr, open_stream)) as run:
             for _ in run:
                 pass
-        return tr.state.finish()
+        return tr.finish()
     finally:
         tr.abandon()
 
@@ -236,7 +265,7 @@ async def _adrain(tr: _Transfer, open_stream: AsyncOpenStream) -> Verified:
                 pass
         finally:
             await run.aclose()
-        return tr.state.finish()
+        return tr.finish()
     finally:
         tr.abandon()
 
@@ -251,7 +280,7 @@ def _iterate(open_stream: OpenStream, expected: Expected,
             for parts in run:
                 yield from held
                 held = parts
-        tr.state.finish()
+        tr.finish()
         yield from held
     finally:
         tr.abandon()
@@ -271,7 +300,7 @@ async def _aiterate(open_stream: AsyncOpenStream, expected: Expected,
                 held = parts
         finally:
             await run.aclose()
-        tr.state.finish()
+        tr.finish()
         for piece in held:
             yield piece
     finally:
