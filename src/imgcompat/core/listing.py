@@ -14,7 +14,7 @@ import attrs
 
 from imgcompat.core.dialect import Dialect, dialect_for
 from imgcompat.core.discovery import VersionChoice
-from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.errors import InvalidRecord, PagingLoop, TooManyPages
 from imgcompat.core.exchange import (
     Pairs,
     Request,
@@ -24,6 +24,7 @@ from imgcompat.core.exchange import (
     judge,
     without_locations,
 )
+from imgcompat.core.limits import DEFAULT_LIMITS
 from imgcompat.core.model import Image, Loss
 from imgcompat.core.query import filters_for, is_paging_key
 
@@ -35,6 +36,13 @@ class Pager:
     v2 continues while the answer has a ``next`` link (its marker is taken, the caller's
     own parameters are re-sent: the link loses a path prefix and repeated parameters);
     v1 continues while a page comes back full. ``remaining`` is the caller's total limit.
+
+    A server cannot keep a listing going for ever: a marker the server names must be an
+    image id, the marker just used ends the listing, one used before raises
+    :class:`~imgcompat.core.errors.PagingLoop` (an A→B→A cycle), and more than
+    ``max_pages`` pages raise :class:`~imgcompat.core.errors.TooManyPages` (a fresh marker
+    every page, or a v1 server whose pages are always full). ``seen`` holds every marker
+    sent so far (at most ``max_pages`` ids).
     """
 
     choice: VersionChoice
@@ -45,6 +53,9 @@ class Pager:
     strictly_after: datetime | None = None
     losses: tuple[Loss, ...] = ()
     done: bool = False
+    max_pages: int = DEFAULT_LIMITS.max_pages
+    pages: int = 0
+    seen: frozenset[str] = frozenset()
 
     @property
     def dialect(self) -> Dialect:
@@ -55,6 +66,9 @@ class Pager:
         """The next page's request, or None when the listing is over."""
         if self.done or self.remaining == 0:
             return None
+        if self.pages >= self.max_pages:
+            raise TooManyPages(f"the listing still had more after {self.pages} pages",
+                               limit="max_pages", value=self.max_pages)
         params = list(self.params)
         limit = self._limit()
         if limit is not None:
@@ -79,17 +93,26 @@ class Pager:
         judge(request, response)
         with from_server(None, response.status):
             page = self.dialect.read_page(response, self._limit())
-        more, marker = page.more, page.marker
-        if marker is None and page.images:
-            marker = page.images[-1].id
+            more, marker = page.more, page.marker
+            if marker is None and page.images:
+                marker = page.images[-1].id
+            if marker is not None and more:
+                check_image_id(marker)
         if marker is None or marker == self.marker:
             more = False
+        seen = self.seen
+        if more and marker is not None:
+            if marker in seen:
+                raise PagingLoop(f"the next page starts after {marker} again: the listing "
+                                 "goes round in a loop", status=response.status)
+            seen = seen | {marker}
         kept = tuple(without_locations(i) for i in page.images if self._keeps(i))
         remaining = self.remaining
         if remaining is not None:
             kept = kept[:remaining]
             remaining -= len(kept)
-        return kept, attrs.evolve(self, marker=marker, remaining=remaining, done=not more)
+        return kept, attrs.evolve(self, marker=marker, remaining=remaining, done=not more,
+                                  pages=self.pages + 1, seen=seen)
 
     def _keeps(self, image: Image) -> bool:
         after = self.strictly_after
@@ -113,9 +136,12 @@ class ListingOptions(TypedDict, total=False):
 def start_listing(
     choice: VersionChoice,
     filters: Mapping[str, Any] | None = None,
+    *,
+    max_pages: int = DEFAULT_LIMITS.max_pages,
     **options: Unpack[ListingOptions],
 ) -> Pager:
-    """The first pager of a ``detail`` call; paging keys may also come inside ``filters``."""
+    """The first pager of a ``detail`` call; paging keys may also come inside ``filters``;
+    ``max_pages`` is the client's limit (:class:`~imgcompat.core.limits.Limits`)."""
     given = dict(filters or {})
     paging = {k: given.pop(k) for k in list(given) if is_paging_key(k)}
     paging.update({k: v for k, v in options.items() if v is not None})
@@ -140,6 +166,8 @@ def start_listing(
         remaining=_positive(paging.get("limit"), "limit", zero_ok=True),
         strictly_after=plan.strictly_after,
         losses=tuple(losses) + plan.losses,
+        max_pages=max_pages,
+        seen=frozenset({first_marker}) if first_marker is not None else frozenset(),
     )
 
 
