@@ -1,7 +1,7 @@
 """What a download refuses or guards against (issue 11.5): nothing to verify, no size bound,
 a destination's mode, a SHAKE digest too short to mean anything. Driven through the
-engine (shell/download.py) with in-memory streams; the clients' side is in
-test_hostile_answers.py."""
+engine (shell/download.py) with in-memory streams; both clients against a scripted server
+are in tests/hostile/test_verify.py."""
 
 from __future__ import annotations
 
