@@ -320,3 +320,49 @@ def test_the_command_refuses_an_unverifiable_download(
     assert code == 1
     assert "--allow-unverified" in err
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- secrets
+
+TOKEN = "0123456789abcdef0123456789abcdef"  # a UUID-style token: short enough for a record
+
+
+def echoing_token(seen: Seen) -> Answer:
+    """The record with the request's own token as its multihash algorithm (and value)."""
+    token = seen.header("x-auth-token") or ""
+    return json_answer(image_record(IMAGE_A, size=len(DATA), checksum=None,
+                                    os_hash_algo=token, os_hash_value=token))
+
+
+@pytest.mark.parametrize("required", [False, True])
+def test_a_token_echoed_into_the_record_is_in_no_download_warning(
+        hostile: HostileServer, driver: Callable[..., Driver], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture, required: bool) -> None:
+    serve_image(hostile, echoing_token)
+    client = driver(hostile.url, token=TOKEN)
+    if required:
+        with pytest.raises(ImageNotVerifiable) as info:
+            client.call("download", IMAGE_A, tmp_path / "image", require_verified=True)
+        assert TOKEN not in str(info.value)
+        assert TOKEN not in repr(info.value.reasons)
+    else:
+        result = client.call("download", IMAGE_A, tmp_path / "image")
+        assert not result.verified
+        assert "os_hash_algo" in result.reason
+        assert TOKEN not in result.reason
+    assert f"image {IMAGE_A}: download" in caplog.text
+    assert "os_hash_algo" in caplog.text
+    assert TOKEN not in caplog.text
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_the_command_shows_no_token_echoed_into_the_record(
+        hostile: HostileServer, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        allow: bool) -> None:
+    serve_image(hostile, echoing_token)
+    code, out, err = run_command(capsys, "--endpoint", hostile.url, "--token", TOKEN,
+                                 "download", IMAGE_A, "-o", str(tmp_path / "image"),
+                                 *(["--allow-unverified"] if allow else []))
+    assert code == (0 if allow else 1), err
+    assert "os_hash_algo" in err
+    assert TOKEN not in err + out

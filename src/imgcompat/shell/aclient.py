@@ -220,7 +220,8 @@ class AsyncImageClient(ClientViews):
                     budget)
 
             into = dst_path if dst_path is not None else data
-            result = await adownload(open_stream, expected, into=into, options=options)
+            result = await adownload(open_stream, expected, into=into, options=options,
+                                     secrets=self._secrets())
         return result if isinstance(result, Verified) else self._guarded(result)
 
     async def _guarded(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -496,7 +496,8 @@ class ImageClient(ClientViews):
                     budget)
 
             into = dst_path if dst_path is not None else data
-            result = download(open_stream, expected, into=into, options=options)
+            result = download(open_stream, expected, into=into, options=options,
+                              secrets=self._secrets())
         return result if isinstance(result, Verified) else self._guarded(result)
 
     def _guarded(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
