@@ -3,8 +3,10 @@
 The emulator (v2, image bytes on disk) runs in its own process on 127.0.0.1, as a real Glance
 would; every case runs in a fresh subprocess so its peak RSS is its own. Per size it measures
 
-* download: imgcompat ``ImageClient.download`` to a path (md5 + sha512 verified, temp file,
-  fsync, rename); the same engine with the digests computed one after the other (``serial``);
+* download: imgcompat ``ImageClient.download`` to a path (the strongest published digest,
+  sha512, verified; temp file, fsync, rename); the same with every published digest checked
+  (``all``: md5 + sha512, the default before issue 13); the engine with md5 and sha512
+  computed one after the other (``serial``) or sha512 alone without the client (``sha512``);
   a plain-httpx baseline streaming the same bytes into the same two hashes and a file (fsynced
   too, so both pay for durability); python-glanceclient 2.16 ``images.data`` and openstacksdk
   ``download_image(stream=True, output=...)`` when the ``bench`` extra is installed;
@@ -35,8 +37,8 @@ from typing import Any
 
 MiB = 1024 * 1024
 BLOCK = 4 * MiB
-DOWNLOADS = ["baseline", "imgcompat", "imgcompat-serial", "imgcompat-sha512", "glanceclient",
-             "openstacksdk"]
+DOWNLOADS = ["baseline", "imgcompat", "imgcompat-all", "imgcompat-serial", "imgcompat-sha512",
+             "glanceclient", "openstacksdk"]
 UPLOADS = ["upload-baseline", "upload-imgcompat"]
 
 
@@ -103,20 +105,34 @@ def case_baseline(url: str, image_id: str, work: Path) -> Callable[[], int]:
     return run
 
 
-def case_imgcompat(url: str, image_id: str, work: Path) -> Callable[[], int]:
+def _client_case(url: str, image_id: str, work: Path, *, every: bool) -> Callable[[], int]:
+    from imgcompat.core.download import Verification
     from imgcompat.core.integrity import Verified
     from imgcompat.shell.client import ImageClient
 
     client = ImageClient(url)
     client.discover()
+    verification = Verification.ALL if every else Verification.STRONGEST
+    want = {"md5", "sha512"} if every else {"sha512"}
 
     def run() -> int:
-        result = client.download(image_id, dst_path=work / "imgcompat.raw")
+        result = client.download(image_id, dst_path=work / "imgcompat.raw",
+                                 verification=verification)
         assert isinstance(result, Verified)
-        assert len(result.checked) == 2, result
+        assert set(result.checked) == want, result
         return result.size
 
     return run
+
+
+def case_imgcompat(url: str, image_id: str, work: Path) -> Callable[[], int]:
+    """The client's default: the strongest digest the record publishes (sha512)."""
+    return _client_case(url, image_id, work, every=False)
+
+
+def case_imgcompat_all(url: str, image_id: str, work: Path) -> Callable[[], int]:
+    """``Verification.ALL``: md5 and sha512 side by side."""
+    return _client_case(url, image_id, work, every=True)
 
 
 def _engine_case(url: str, image_id: str, work: Path, *, parallel: bool,
@@ -124,7 +140,7 @@ def _engine_case(url: str, image_id: str, work: Path, *, parallel: bool,
     """The transfer engine over a minimal httpx ``open_stream`` (no client around it)."""
     import httpx
 
-    from imgcompat.core.download import DownloadOptions
+    from imgcompat.core.download import DownloadOptions, Verification
     from imgcompat.core.integrity import Expected
     from imgcompat.core.model import Image
     from imgcompat.shell.download import download
@@ -134,8 +150,7 @@ def _engine_case(url: str, image_id: str, work: Path, *, parallel: bool,
     expected = Expected.from_image(Image(id=image_id, size=doc["size"], checksum=doc["checksum"],
                                          os_hash_algo=doc["os_hash_algo"],
                                          os_hash_value=doc["os_hash_value"]))
-    if strongest:
-        expected = expected.strongest()
+    verification = Verification.STRONGEST if strongest else Verification.ALL
 
     class Stream:
         def __init__(self, resp: httpx.Response) -> None:
@@ -152,7 +167,8 @@ def _engine_case(url: str, image_id: str, work: Path, *, parallel: bool,
 
     def run() -> int:
         result = download(open_stream, expected, into=work / "engine.raw",
-                          options=DownloadOptions(image_id=image_id, parallel=parallel))
+                          options=DownloadOptions(image_id=image_id, parallel=parallel,
+                                                  verification=verification))
         assert len(result.checked) == (1 if strongest else 2)
         return result.size
 
@@ -165,7 +181,7 @@ def case_imgcompat_serial(url: str, image_id: str, work: Path) -> Callable[[], i
 
 
 def case_imgcompat_sha512(url: str, image_id: str, work: Path) -> Callable[[], int]:
-    """``Expected.strongest()``: sha512 only, the same work glanceclient does."""
+    """``Verification.STRONGEST``: sha512 only, the same work glanceclient does."""
     return _engine_case(url, image_id, work, parallel=True, strongest=True)
 
 
@@ -255,6 +271,7 @@ def case_upload_imgcompat(url: str, source: str, work: Path) -> Callable[[], int
 CASES: dict[str, Callable[[str, str, Path], Callable[[], int]]] = {
     "baseline": case_baseline,
     "imgcompat": case_imgcompat,
+    "imgcompat-all": case_imgcompat_all,
     "imgcompat-serial": case_imgcompat_serial,
     "imgcompat-sha512": case_imgcompat_sha512,
     "glanceclient": case_glanceclient,

@@ -13,7 +13,7 @@ from typing import Any, Literal, cast
 import click
 import httpx
 
-from imgcompat.cli.render import dumps, err, stdout_console, versions_table
+from imgcompat.cli.render import dumps, err, shown, stdout_console, versions_table
 from imgcompat.cli.state import API_VERSION, Failure, state_of
 from imgcompat.cli.translate import json_doc, json_object
 from imgcompat.core.discovery import choose_version, normalize_endpoint
@@ -73,9 +73,10 @@ def discover(ctx: click.Context, url: str | None, pin: str | None, as_json: bool
         return
     console = stdout_console()
     console.print(versions_table(doc, choice))
-    console.print(f"[bold]endpoint[/]  {endpoint.root}")
-    console.print(f"[bold]chosen[/]    [green]{choice.label}[/] at {choice.root_url}")
-    console.print(f"[bold]reason[/]    {choice.reason}")
+    console.print(f"[bold]endpoint[/]  {shown(endpoint.root)}")
+    console.print(f"[bold]chosen[/]    [green]{shown(choice.label)}[/] at "
+                  f"{shown(choice.root_url)}")
+    console.print(f"[bold]reason[/]    {shown(choice.reason)}")
 
 
 @click.command()

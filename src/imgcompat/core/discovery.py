@@ -11,25 +11,31 @@ import attrs
 
 from imgcompat.core.enums import Api, parse_api
 from imgcompat.core.errors import InvalidRecord, VersionNotAvailable
+from imgcompat.core.redaction import Credentials, split_userinfo, without_userinfo
 from imgcompat.core.schema import validate
 
-_VERSION_ID = re.compile(r"^v(\d+)(?:\.(\d+))?$")
+#: Up to 9 digits a number: a longer one is no version (and int() of 5,000 digits raises).
+_VERSION_ID = re.compile(r"^v(\d{1,9})(?:\.(\d{1,9}))?$")
 _VERSIONED_PATH = re.compile(r"/v(\d+)(?:\.\d+)?/?$")
 _VERSION_SUFFIX = re.compile(r"/v([12])(?:\.\d+)?$")
 #: Statuses a client may build on, best first; EXPERIMENTAL only when nothing else is there.
 _USABLE = ("CURRENT", "SUPPORTED", "DEPRECATED")
 
 
-
-
 @attrs.frozen
 class Endpoint:
-    """A configured API server URL reduced to the unversioned root discovery needs."""
+    """A configured API server URL reduced to the unversioned root discovery needs.
+
+    ``root`` and ``configured`` never carry a ``user:password@``: credentials given in the
+    URL are kept apart in ``credentials`` (sent as an ``Authorization: Basic`` header, never
+    shown), so no URL that is logged or requested holds them.
+    """
 
     root: str
     configured: str
     pinned_major: Api | None = None
     warning: str | None = None
+    credentials: Credentials | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen
@@ -58,12 +64,14 @@ def normalize_endpoint(url: str) -> Endpoint:
         raise InvalidRecord("empty API server URL", field="api_servers")
     if "://" not in text:
         text = "http://" + text
+    shown = url if without_userinfo(text) == text else without_userinfo(text)
     try:
+        text, credentials = split_userinfo(text)
         parts = urlsplit(text)
-    except ValueError as exc:  # e.g. an unbalanced "[" (IPv6 literal)
-        raise InvalidRecord(f"not a URL: {url!r}", field="api_servers") from exc
+    except ValueError:  # e.g. an unbalanced "[" (IPv6 literal); not chained: it is config
+        raise InvalidRecord(f"not a URL: {shown!r}", field="api_servers") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidRecord(f"not an http(s) URL: {url!r}", field="api_servers")
+        raise InvalidRecord(f"not an http(s) URL: {shown!r}", field="api_servers")
     path = parts.path.rstrip("/")
     match = _VERSION_SUFFIX.search(path)
     pinned: Api | None = None
@@ -72,18 +80,21 @@ def normalize_endpoint(url: str) -> Endpoint:
         path = path[: match.start()]
         pinned = Api(match.group(1))
         root = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-        warning = (f"the image API endpoint {url} names a version; configure the "
+        warning = (f"the image API endpoint {shown} names a version; configure the "
                    f"unversioned root {root} instead (versioned endpoints are deprecated "
                    "configuration)")
     root = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-    return Endpoint(root=root, configured=url, pinned_major=pinned, warning=warning)
+    return Endpoint(root=root, configured=shown, pinned_major=pinned, warning=warning,
+                    credentials=credentials)
 
 
 def _root_from_href(href: str) -> str:
+    """The unversioned root an entry links to, shown without any ``user:password@``."""
     try:
-        parts = urlsplit(href)
+        parts = urlsplit(split_userinfo(href)[0])
     except ValueError as exc:
-        raise InvalidRecord(f"not a URL: {href!r}", field="versions") from exc
+        raise InvalidRecord(f"not a URL: {without_userinfo(href)!r}",
+                            field="versions") from exc
     path = _VERSIONED_PATH.sub("", parts.path.rstrip("/") + "/").rstrip("/")
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 

@@ -9,10 +9,20 @@ tree has one base per kind of failure a caller catches (as httpx draws its own):
     │   └── InvalidServerRecord           ... when the server sent it (also InvalidResponse)
     ├── VersionNotAvailable               discovery: the API asked for is not offered
     ├── ImageUnacceptable                 the image cannot be used as asked (no data yet)
+    │   ├── ImageNotVerifiable            a download that must be verified has no usable digest
+    │   └── ImageTooLarge                 a download past its ``max_size``
     ├── SourceNotRewindable               a one-shot upload source asked for its bytes twice
     ├── MissingExtra (also ImportError)   a part used without the extra that installs it
     ├── ConnectionFailed                  no usable answer from any API server
     │   └── TransferInterrupted           the connection broke while bytes moved
+    ├── LimitExceeded                     a safety limit (core.limits.Limits) was hit; the
+    │   │                                 message names it and how to raise it
+    │   ├── ResponseTooLarge              an answer past max_answer_bytes / max_versions_bytes
+    │   │                                 (also InvalidResponse)
+    │   ├── TooManyPages                  a listing past max_pages (also InvalidResponse)
+    │   ├── DeadlineExceeded              a call past its deadline (also ConnectionFailed)
+    │   └── TransferStalled               a download under the minimum progress (also
+    │                                     ConnectionFailed; not resumed)
     ├── StatusError                       the server answered with an error status
     │   ├── Invalid                       400
     │   │   └── ImageBadRequest           400 on an image
@@ -28,8 +38,10 @@ tree has one base per kind of failure a caller catches (as httpx draws its own):
     │       └── ServiceUnavailable        502 / 503 / 504, once retries are over
     └── InvalidResponse                   the server answered, but not with something usable
         ├── UnexpectedResponse            a status or shape the seam has no meaning for
-        │   └── UnexpectedTransferResponse  a download answer the resume rules cannot use
+        │   ├── UnexpectedTransferResponse  a download answer the resume rules cannot use
+        │   └── PagingLoop                a listing whose next marker came round again
         ├── InvalidServerRecord           (see above)
+        ├── ImageIdMismatch               the answer is about another image than the one asked
         ├── ChecksumMismatch              the bytes do not have the promised digest
         │   └── SizeMismatch              ... nor the promised length
         └── (cli) CheckFailed             the demo: an answer that breaks the seam's promise
@@ -37,6 +49,10 @@ tree has one base per kind of failure a caller catches (as httpx draws its own):
 The split between ``NotFound`` and ``ImageNotFound`` (and their 400/403 twins) is the
 classic seam's: a call about one image raises the ``Image*`` class, a list or a create the
 plain one; ``except NotFound`` catches both.
+
+A ``LimitExceeded`` is also the error of the failure it cut short (a too large answer is an
+``InvalidResponse``, a deadline a ``ConnectionFailed``...), so a caller that does not care
+which limit was hit catches it where it already catches that failure.
 """
 
 from __future__ import annotations
@@ -99,6 +115,35 @@ class VersionNotAvailable(ImgcompatError):
 
 class ImageUnacceptable(ImgcompatError):
     """The image cannot be used as asked (e.g. it has no data to download)."""
+
+
+class ImageNotVerifiable(ImageUnacceptable):
+    """A download asked to be verified (``require_verified``), but the record publishes no
+    digest this Python can check (``reasons`` says why); nothing is left at the destination.
+    """
+
+    def __init__(self, reasons: Sequence[str], *, image_id: str | None = None) -> None:
+        self.reasons = tuple(reasons)
+        why = "; ".join(self.reasons) or "the server published no checksum"
+        super().__init__(f"the download cannot be verified ({why}); pass "
+                         "require_verified=False to accept unverified bytes",
+                         image_id=image_id)
+
+
+class ImageTooLarge(ImageUnacceptable):
+    """A download announced or sent more bytes than its ``max_size`` allows.
+
+    A record with no size (or 0 and no checksum) bounds nothing: without this limit an
+    endless body would fill the disk. ``size`` is the size announced or reached.
+    """
+
+    def __init__(self, *, limit: int, size: int, image_id: str | None = None) -> None:
+        self.limit = limit
+        self.size = size
+        super().__init__(f"the image is at least {size} bytes, over the download's max_size "
+                         f"of {limit}; "
+                         "raise max_size (DownloadOptions.max_size, or the client's "
+                         "download(max_size=...)) to accept it", image_id=image_id)
 
 
 class SourceNotRewindable(ImgcompatError):
@@ -202,6 +247,17 @@ class InvalidServerRecord(InvalidRecord, InvalidResponse):
                    status=exc.status if exc.status is not None else status)
 
 
+class ImageIdMismatch(InvalidResponse):
+    """The server answered about another image than the one the request named."""
+
+    def __init__(self, *, expected: str, actual: str | None, status: int | None = None
+                 ) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"the answer describes image {actual!r}", image_id=expected,
+                         status=status)
+
+
 class ChecksumMismatch(InvalidResponse):
     """The bytes moved do not have the digest the server promised."""
 
@@ -253,6 +309,45 @@ class TransferInterrupted(ConnectionFailed):
         super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
+class PagingLoop(UnexpectedResponse):
+    """A listing's next marker is one already paged past: the pages go round in a loop."""
+
+
+class LimitExceeded(ImgcompatError):
+    """A safety limit was hit. ``limit`` names the field of
+    :class:`~imgcompat.core.limits.Limits` and ``value`` its setting; the message says how
+    to raise it."""
+
+    def __init__(self, message: str, *, limit: str, value: object, **kw: object) -> None:
+        self.limit = limit
+        self.value = value
+        hint = (f"{message} [limit {limit}={value!r}: raise it with "
+                f"limits=Limits({limit}=...) or client.with_limits({limit}=...)]")
+        super().__init__(hint, **kw)  # type: ignore[arg-type]
+
+
+class ResponseTooLarge(LimitExceeded, InvalidResponse):
+    """An answer (a JSON document, an error body, the versions document) larger, once
+    decoded, than its limit: it is not read further."""
+
+
+class TooManyPages(LimitExceeded, InvalidResponse):
+    """A listing went on for more pages than ``max_pages`` (a server that always says
+    there is more)."""
+
+
+class DeadlineExceeded(LimitExceeded, ConnectionFailed):
+    """A call took longer than its deadline, retries and waits included."""
+
+
+class TransferStalled(LimitExceeded, ConnectionFailed):
+    """A download received fewer bytes than the minimum progress rule asks in its window.
+
+    Not a :class:`TransferInterrupted`: a server that trickles is not asked again (it
+    would trickle again); the download fails at once, its temporary file removed.
+    """
+
+
 _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 
@@ -264,7 +359,7 @@ def message_from_body(body: bytes | str | None) -> str:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what the decoder follows
         doc = None
     if isinstance(doc, dict):
         for holder in (doc, *[v for v in doc.values() if isinstance(v, dict)]):

@@ -127,7 +127,7 @@ def answer_object(response: Response, image_id: str | None) -> Mapping[str, Any]
     try:
         doc = json.loads(response.body)
     except (ValueError, RecursionError) as exc:
-        raise UnexpectedResponse(f"the server's answer is not JSON: {response.body[:80]!r}",
+        raise UnexpectedResponse(f"the server's answer is not JSON: {_opening(response.body)}",
                                  image_id=image_id, status=response.status) from exc
     if not isinstance(doc, Mapping):
         raise UnexpectedResponse("the server's answer is not a JSON object",
@@ -135,17 +135,36 @@ def answer_object(response: Response, image_id: str | None) -> Mapping[str, Any]
     return doc
 
 
+def _opening(body: bytes) -> str:
+    """The first characters of a body, as a ``repr`` (control characters escaped), marked
+    ``…`` when cut (so the shell's redaction also finds a secret cut in half)."""
+    text = body[:_OPENING].decode("utf-8", "replace")
+    return repr(text) + ("…" if len(body) > _OPENING else "")
+
+
+_OPENING = 80
+#: What parsers really raise on hostile input besides InvalidRecord: JSON nested past the
+#: recursion limit, a time before year 1 once in UTC, int() of thousands of digits, bytes
+#: that are not UTF-8.
+PARSER_FAILURES = (RecursionError, OverflowError, ValueError, UnicodeError)
+
+
 @contextmanager
 def from_server(image_id: str | None, status: int | None) -> Iterator[None]:
     """Parse a server's answer inside this block: an ``InvalidRecord`` the codecs raise
     leaves it as :class:`InvalidServerRecord` (same message and field, with the call's image
-    id and the answer's status where the record did not carry them)."""
+    id and the answer's status where the record did not carry them), and so does whatever
+    else a parser raises on hostile input (:data:`PARSER_FAILURES`): the caller sees only
+    the typed error, never a raw ``RecursionError`` or ``OverflowError``."""
     try:
         yield
     except InvalidServerRecord:
         raise
     except InvalidRecord as exc:
         raise InvalidServerRecord.from_record(exc, image_id=image_id, status=status) from exc
+    except PARSER_FAILURES as exc:
+        raise InvalidServerRecord(f"the answer cannot be read ({type(exc).__name__})",
+                                  image_id=image_id, status=status) from exc
 
 
 def without_locations(image: Image) -> Image:

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.redaction import REDACTED
 
 TOKEN_HEADER = "x-auth-token"
 SERVICE_TOKEN_HEADER = "x-service-token"
@@ -25,7 +26,6 @@ REQUEST_ID_HEADER = "x-openstack-request-id"
 REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 #: A token is printable ASCII without spaces (keystone's UUID, Fernet and JWS tokens are).
 _TOKEN = re.compile(r"^[\x21-\x7e]+\Z")
-REDACTED = "***"
 
 
 def _check_token(field: str) -> Callable[[Any, Any, str | None], None]:

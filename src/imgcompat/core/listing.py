@@ -16,7 +16,7 @@ import attrs
 
 from imgcompat.core.dialect import Dialect, Page, dialect_for
 from imgcompat.core.discovery import VersionChoice
-from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.errors import InvalidRecord, PagingLoop, TooManyPages
 from imgcompat.core.exchange import (
     Pairs,
     Request,
@@ -26,6 +26,7 @@ from imgcompat.core.exchange import (
     judge,
     without_locations,
 )
+from imgcompat.core.limits import DEFAULT_LIMITS
 from imgcompat.core.model import Image, Loss
 from imgcompat.core.query import filters_for, is_paging_key
 
@@ -103,6 +104,13 @@ class Pager:
     v1 continues while a page comes back full (or may have been capped: :class:`Paging`
     asks once more). ``remaining`` is the caller's total limit;
     ``paging`` the page size asked (:class:`Paging`, from ``page_size``, the caller's).
+
+    A server cannot keep a listing going for ever: a marker the server names must be an
+    image id, the marker just used ends the listing, one used before raises
+    :class:`~imgcompat.core.errors.PagingLoop` (an A→B→A cycle), and more than
+    ``max_pages`` pages raise :class:`~imgcompat.core.errors.TooManyPages` (a fresh marker
+    every page, or a v1 server whose pages are always full). ``seen`` holds every marker
+    sent so far (at most ``max_pages`` ids).
     """
 
     choice: VersionChoice
@@ -114,6 +122,9 @@ class Pager:
     losses: tuple[Loss, ...] = ()
     done: bool = False
     paging: Paging = attrs.field(default=attrs.Factory(_paging_of, takes_self=True))
+    max_pages: int = DEFAULT_LIMITS.max_pages
+    pages: int = 0
+    seen: frozenset[str] = frozenset()
 
     @property
     def dialect(self) -> Dialect:
@@ -124,6 +135,9 @@ class Pager:
         """The next page's request, or None when the listing is over."""
         if self.done or self.remaining == 0:
             return None
+        if self.pages >= self.max_pages:
+            raise TooManyPages(f"the listing still had more after {self.pages} pages",
+                               limit="max_pages", value=self.max_pages)
         params = list(self.params)
         limit = self._limit()
         if limit is not None:
@@ -146,19 +160,28 @@ class Pager:
         judge(request, response)
         with from_server(None, response.status):
             page = self.dialect.read_page(response, self._limit())
+            marker = page.marker
+            if marker is None and page.images:
+                marker = page.images[-1].id
         paging, more = self.paging.after(self._limit(), page)
-        marker = page.marker
-        if marker is None and page.images:
-            marker = page.images[-1].id
+        if marker is not None and more:
+            with from_server(None, response.status):
+                check_image_id(marker)
         if marker is None or marker == self.marker:
             more = False
+        seen = self.seen
+        if more and marker is not None:
+            if marker in seen:
+                raise PagingLoop(f"the next page starts after {marker} again: the listing "
+                                 "goes round in a loop", status=response.status)
+            seen = seen | {marker}
         kept = tuple(without_locations(i) for i in page.images if self._keeps(i))
         remaining = self.remaining
         if remaining is not None:
             kept = kept[:remaining]
             remaining -= len(kept)
         return kept, attrs.evolve(self, marker=marker, remaining=remaining, done=not more,
-                                  paging=paging)
+                                  paging=paging, pages=self.pages + 1, seen=seen)
 
     def _keeps(self, image: Image) -> bool:
         after = self.strictly_after
@@ -182,9 +205,12 @@ class ListingOptions(TypedDict, total=False):
 def start_listing(
     choice: VersionChoice,
     filters: Mapping[str, Any] | None = None,
+    *,
+    max_pages: int = DEFAULT_LIMITS.max_pages,
     **options: Unpack[ListingOptions],
 ) -> Pager:
-    """The first pager of a ``detail`` call; paging keys may also come inside ``filters``."""
+    """The first pager of a ``detail`` call; paging keys may also come inside ``filters``;
+    ``max_pages`` is the client's limit (:class:`~imgcompat.core.limits.Limits`)."""
     given = dict(filters or {})
     paging = {k: given.pop(k) for k in list(given) if is_paging_key(k)}
     paging.update({k: v for k, v in options.items() if v is not None})
@@ -209,6 +235,8 @@ def start_listing(
         remaining=_positive(paging.get("limit"), "limit", zero_ok=True),
         strictly_after=plan.strictly_after,
         losses=tuple(losses) + plan.losses,
+        max_pages=max_pages,
+        seen=frozenset({first_marker}) if first_marker is not None else frozenset(),
     )
 
 

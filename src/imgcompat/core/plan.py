@@ -13,6 +13,7 @@ The request values, the retry rule (:mod:`imgcompat.core.exchange`) and the page
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Generator, Mapping
 from typing import Any, TypedDict, TypeVar, Unpack
 
@@ -23,6 +24,7 @@ from imgcompat.core.discovery import VersionChoice, choose_version
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat, Status, Visibility
 from imgcompat.core.errors import (
     Conflict,
+    ImageIdMismatch,
     ImageNotFound,
     ImageUnacceptable,
     InvalidRecord,
@@ -57,7 +59,7 @@ __all__ = [
     "Request", "Response", "Step", "Upload", "Uploaded", "check_downloadable",
     "check_image_id", "create_op", "delete_op", "delete_request", "discovery_request",
     "download_request", "is_retryable_status", "judge", "judge_image", "judge_show",
-    "judge_versions", "may_retry", "resumable", "show_op", "show_request",
+    "judge_versions", "may_retry", "resumable", "same_image_id", "show_op", "show_request",
     "SnapshotOptions", "snapshot_image",
     "snapshot_op", "start_listing", "update_op", "upload_op", "upload_request",
     "without_locations",
@@ -143,9 +145,29 @@ def judge_image(choice: VersionChoice, request: Request, response: Response) -> 
 
 
 def _judge_image(dialect: Dialect, request: Request, response: Response) -> Image:
+    """The record in an answer, which must be about the image the request named: a server
+    (or a cache in front of it) answering ``show(A)`` with image B must not make the
+    caller act on B as if it were A (download B's bytes, patch B)."""
     judge(request, response)
     with from_server(request.image_id, response.status):
-        return dialect.read_image(request, response)
+        image = dialect.read_image(request, response)
+    if request.image_id is not None and not same_image_id(request.image_id, image.id):
+        raise ImageIdMismatch(expected=request.image_id, actual=image.id,
+                              status=response.status)
+    return image
+
+
+def same_image_id(asked: str, answered: str | None) -> bool:
+    """Whether an answer's id names the image asked for (UUIDs in any spelling: case,
+    dashes)."""
+    if answered is None:
+        return False
+    if asked == answered:
+        return True
+    try:
+        return uuid.UUID(asked) == uuid.UUID(answered)
+    except ValueError:
+        return False
 
 
 def judge_show(

@@ -39,7 +39,10 @@ def parse_time(text: str, field: str) -> datetime:
     except (ValueError, TypeError) as exc:
         raise InvalidRecord(f"not an ISO 8601 time: {text!r}", field=field) from exc
     if value.tzinfo is not None:
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            raise InvalidRecord(f"out of range once in UTC: {text!r}", field=field) from exc
     # ``replace(tzinfo=UTC)`` costs ~0.7 us on CPython 3.11; re-parsing with an explicit
     # zero offset costs ~0.1 us. Some forms (a bare date) drop that offset: then replace.
     try:
@@ -63,13 +66,20 @@ def format_v2_time(value: datetime) -> str:
     return value.isoformat(timespec=spec) + "Z"
 
 
+#: Digits a wire integer may have: 2**64 has 20; Python's int() refuses more than 4,300.
+_MAX_DIGITS = 20
+
+
 def parse_int(text: str, field: str) -> int:
-    """A non-negative decimal integer (ASCII digits, surrounding spaces allowed)."""
-    if text.isdigit() and text.isascii():  # the usual case, without the strip copy
+    """A non-negative decimal integer (ASCII digits, surrounding spaces allowed, at most 20
+    of them: no size, RAM or disk figure needs more)."""
+    if text.isdigit() and text.isascii() and len(text) <= _MAX_DIGITS:  # the usual case
         return int(text)
     text = text.strip()
     if not text.isascii() or not text.isdigit():
         raise InvalidRecord(f"must be a non-negative integer, got {text!r}", field=field)
+    if len(text) > _MAX_DIGITS:
+        raise InvalidRecord(f"a {len(text)}-digit integer is out of range", field=field)
     return int(text)
 
 

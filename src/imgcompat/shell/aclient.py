@@ -7,7 +7,7 @@ only the byte moving is awaited.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import IO, Any, Self, TypeVar, Unpack
 
@@ -15,13 +15,14 @@ import httpx
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice
-from imgcompat.core.download import DownloadOptions, Progress
+from imgcompat.core.download import DownloadOptions, DownloadPolicy, Progress
 from imgcompat.core.enums import Api
 from imgcompat.core.errors import ImgcompatError
 from imgcompat.core.integrity import Expected, Verified
 from imgcompat.core.listing import ListingOptions
 from imgcompat.core.model import Image, Loss
 from imgcompat.core.plan import SnapshotOptions
+from imgcompat.shell.bounds import Budget
 from imgcompat.shell.client import (
     ClientOptions,
     ClientViews,
@@ -51,6 +52,8 @@ class AsyncListing(AsyncIterator[Image]):
 class AsyncImageClient(ClientViews):
     """The image seam over Glance v1, v2 or both, for asyncio callers."""
 
+    _transport: AsyncTransport
+
     def __init__(self, api_servers: str | Sequence[str], *,
                  transport: httpx.AsyncBaseTransport | None = None,
                  **options: Unpack[ClientOptions]) -> None:
@@ -58,40 +61,47 @@ class AsyncImageClient(ClientViews):
         :class:`~imgcompat.shell.client.ClientOptions`, as for the sync client."""
         self._state, sender = build_state(api_servers, options)
         self._pin: Api | None = self._state.config.version
+        self._limits = self._state.config.limits
         self._transport = AsyncTransport(self._state.roots, transport=transport, **sender)
 
     # ------------------------------------------------------------------ the loop
 
     async def discover(self) -> VersionChoice:
         """The API this view speaks: discovered once per client, then cached."""
+        with self._guard():
+            return await self._discover(self._budget())
+
+    async def _discover(self, budget: Budget) -> VersionChoice:
         cached = self._state.cached_choice(self._pin)
         if cached is not None:
             return self._speaking(cached)
-        response = await self._transport.send(plan.discovery_request(), self._identity)
+        response = await self._transport.send(plan.discovery_request(), self._identity,
+                                              budget, limit="max_versions_bytes")
         versions, choice = plan.judge_versions(response, self._pin,
                                                endpoint=self._state.endpoints[0].root)
-        return self._speaking(self._state.remember(versions, choice, self._pin))
+        return self._speaking(self._state.remember(versions, choice, self._pin,
+                                                   self._secrets()))
 
-    async def _perform(self, step: plan.Step) -> Any:
+    async def _perform(self, step: plan.Step, budget: Budget) -> Any:
         if isinstance(step, plan.Request):
-            return await self._transport.send(step, self._identity)
+            return await self._transport.send(step, self._identity, budget)
         if isinstance(step, plan.Upload):
             source = upload_source(step.data, step.size)
             return plan.Uploaded(
-                await self._transport.send_stream(step.request, source, self._identity),
-                source)
+                await self._transport.send_stream(step.request, source, self._identity,
+                                                  budget), source)
         if isinstance(step, plan.CheckUpload):
             return check_uploaded(step.source, step.image)
-        self._state.report(step.losses)
+        self._state.report(step.losses, self._secrets())
         return None
 
-    async def _run(self, op: plan.Op[T]) -> T:
+    async def _run(self, op: plan.Op[T], budget: Budget) -> T:
         last: plan.Response | None = None
         try:
             step = next(op)
             while True:
                 try:
-                    outcome = await self._perform(step)
+                    outcome = await self._perform(step, budget)
                 except Exception as exc:
                     step = op.throw(exc)
                 else:
@@ -104,6 +114,13 @@ class AsyncImageClient(ClientViews):
             self._tagged(exc, last)
             raise
 
+    async def _call(self, make: Callable[[VersionChoice], plan.Op[T]], *,
+                    moves_data: bool = False) -> T:
+        """One seam call: discover, then run the operation, within one budget."""
+        with self._guard():
+            budget = self._budget(moves_data=moves_data)
+            return await self._run(make(await self._discover(budget)), budget)
+
     # ------------------------------------------------------------------ the seam
 
     async def show(self, image_id: str, include_locations: bool = False,
@@ -111,26 +128,33 @@ class AsyncImageClient(ClientViews):
         """The seam record of one image (``ImageNotFound`` if absent; a deleted one too
         when ``show_deleted`` is false). Locations are stripped unless asked for: they can
         hold credentials of the store."""
-        return await self._run(plan.show_op(await self.discover(), image_id,
-                                            include_locations=include_locations,
-                                            show_deleted=show_deleted))
+        return await self._call(lambda choice: plan.show_op(
+            choice, image_id, include_locations=include_locations, show_deleted=show_deleted))
 
     async def detail(self, filters: Mapping[str, Any] | None = None,
                **options: Unpack[ListingOptions]) -> AsyncListing:
         """Every matching record, fetched page by page as the caller iterates; filters
-        as the classic seam takes them, paging as :class:`ListingOptions` says."""
-        pager = plan.start_listing(await self.discover(), filters, **options)
-        self._state.report(pager.losses)
+        as the classic seam takes them, paging as :class:`ListingOptions` says. Each page
+        is a call of its own (its own deadline); ``max_pages`` bounds them all."""
+        with self._guard():
+            pager = plan.start_listing(await self._discover(self._budget()), filters,
+                                       max_pages=self._limits.max_pages, **options)
+            self._state.report(pager.losses, self._secrets())
         return AsyncListing(self._pages(pager), pager.losses)
 
     async def _pages(self, pager: plan.Pager) -> AsyncIterator[Image]:
-        while (request := pager.request()) is not None:
-            response = await self._transport.send(request, self._identity)
-            try:
-                images, pager = pager.feed(response)
-            except ImgcompatError as exc:
-                self._tagged(exc, response)
-                raise
+        while True:
+            with self._guard():
+                request = pager.request()
+                if request is None:
+                    return
+                response = await self._transport.send(request, self._identity,
+                                                      self._budget())
+                try:
+                    images, pager = pager.feed(response)
+                except ImgcompatError as exc:
+                    self._tagged(exc, response)
+                    raise
             for image in images:
                 yield image
 
@@ -138,8 +162,9 @@ class AsyncImageClient(ClientViews):
                      size: int | None = None, activate_empty: bool = True) -> Image:
         """A new image; with data, uploaded and active; ``size == 0`` without data ends
         active too unless ``activate_empty=False`` (a queued reservation)."""
-        return await self._run(plan.create_op(await self.discover(), image, data, size=size,
-                                              activate_empty=activate_empty))
+        return await self._call(lambda choice: plan.create_op(
+            choice, image, data, size=size, activate_empty=activate_empty),
+            moves_data=data is not None)
 
     async def update(self, image_id: str, image: Image | Mapping[str, Any],
                      data: Any = None, purge_props: bool = True, *, size: int | None = None,
@@ -151,25 +176,27 @@ class AsyncImageClient(ClientViews):
         without reading the image first (one request on v2); a stale view that the server
         refuses (409) is read again once and the change retried
         (:func:`~imgcompat.core.plan.update_op` says what stale means on v1)."""
-        return await self._run(plan.update_op(await self.discover(), image_id, image, data,
-                                              size=size, purge_props=purge_props,
-                                              current=current))
+        return await self._call(lambda choice: plan.update_op(
+            choice, image_id, image, data, size=size, purge_props=purge_props,
+            current=current), moves_data=data is not None)
 
     async def delete(self, image_id: str) -> None:
         """Delete the image (``ImageNotFound`` if it does not exist)."""
-        await self._run(plan.delete_op(await self.discover(), image_id))
+        await self._call(lambda choice: plan.delete_op(choice, image_id))
 
     async def upload(self, image_id: str, data: Any, size: int | None = None) -> Image:
         """Stream data into a queued image; the record after, checked against the bytes."""
-        return await self._run(plan.upload_op(await self.discover(), image_id, data, size))
+        return await self._call(lambda choice: plan.upload_op(choice, image_id, data, size),
+                                moves_data=True)
 
     async def snapshot(self, name: str, instance_uuid: str, *, data: Any = None,
                  size: int | None = None, **options: Unpack[SnapshotOptions]) -> Image:
         """Create the private snapshot record and upload; a failed upload deletes it.
         The record's details are :class:`SnapshotOptions` (raw/bare unless given)."""
         record = snapshot_record(name, instance_uuid, options)
-        choice = await self.discover()
-        return await self._run(plan.snapshot_op(choice, record, data, size=size))
+        return await self._call(
+            lambda choice: plan.snapshot_op(choice, record, data, size=size),
+            moves_data=data is not None)
 
     async def download(
         self,
@@ -177,21 +204,43 @@ class AsyncImageClient(ClientViews):
         dst_path: str | os.PathLike[str] | None = None,
         data: IO[bytes] | None = None,
         progress: Progress | None = None,
+        **policy: Unpack[DownloadPolicy],
     ) -> Verified | AsyncIterator[bytes]:
         """Verified bytes: into ``dst_path`` (atomically), into ``data``, or as an
-        async iterator."""
-        choice = await self.discover()
-        image = plan.check_downloadable(await self.show(image_id))
-        expected = Expected.from_image(image, image_id=image_id)
-        options = DownloadOptions(image_id=image_id, progress=progress,
-                                  resumable=plan.resumable(choice))
+        async iterator; ``policy`` as for :meth:`ImageClient.download
+        <imgcompat.shell.client.ImageClient.download>`."""
+        with self._guard():
+            budget = self._budget(moves_data=True)
+            choice = await self._discover(budget)
+            image = plan.check_downloadable(
+                await self._run(plan.show_op(choice, image_id), budget))
+            expected = Expected.from_image(image, image_id=image_id)
+            options = DownloadOptions(image_id=image_id, progress=progress,
+                                      resumable=plan.resumable(choice), **policy)
 
-        def open_stream(offset: int) -> AbstractAsyncContextManager[HttpxByteStream]:
-            return self._transport.open_stream(
-                plan.download_request(choice, image_id, offset), offset, self._identity)
+            def open_stream(offset: int) -> AbstractAsyncContextManager[HttpxByteStream]:
+                return self._transport.open_stream(
+                    plan.download_request(choice, image_id, offset), offset, self._identity,
+                    budget)
 
-        into = dst_path if dst_path is not None else data
-        return await adownload(open_stream, expected, into=into, options=options)
+            into = dst_path if dst_path is not None else data
+            result = await adownload(open_stream, expected, into=into, options=options,
+                                     secrets=self._secrets())
+        return result if isinstance(result, Verified) else self._guarded(result)
+
+    async def _guarded(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """``chunks`` with every error leaving through :meth:`_guard`."""
+        try:
+            while True:
+                with self._guard():
+                    chunk = await anext(chunks, None)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
 
     async def close(self) -> None:
         """Close the connection pool (pinned views share it: close the client once)."""

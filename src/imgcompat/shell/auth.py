@@ -1,7 +1,9 @@
 """Where the ``X-Auth-Token`` comes from: a static token, a callable, or a keystone session.
 
-Tokens are secrets: no object here shows one in its ``repr``, and :func:`redact` scrubs a
-token out of any text before it reaches a log line or an exception message.
+Tokens are secrets: no object here shows one in its ``repr`` (nor the callable that
+produces one: its ``repr`` may hold the token, as a ``functools.partial`` does), and
+:func:`redact` scrubs a token out of any text before it reaches a log line or an exception
+message (it is :func:`imgcompat.core.redaction.redact`, the one redaction function).
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from imgcompat.core import redaction
 from imgcompat.core.errors import ImgcompatError
+from imgcompat.core.redaction import REDACTED
 
 TOKEN_HEADER = "x-auth-token"
-REDACTED = "***"
 
 
 @runtime_checkable
@@ -59,7 +62,8 @@ class CallableToken:
         """The callable decides when to renew."""
 
     def __repr__(self) -> str:
-        return f"CallableToken({self._fetch!r})"
+        name = getattr(self._fetch, "__qualname__", None) or type(self._fetch).__name__
+        return f"CallableToken({name})"
 
 
 class SessionAuth:
@@ -103,11 +107,9 @@ def make_auth(
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """``text`` with every given secret replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text
+    """``text`` with every given secret replaced by ``***`` (in every form a message may
+    hold it: see :func:`imgcompat.core.redaction.redact`)."""
+    return redaction.redact(text, secrets)
 
 
 def keystone_session(environ: Mapping[str, str]) -> Any:

@@ -6,16 +6,22 @@ The plan decides every request and judges every answer; this class sends the req
 keeps the per-client state: the discovery cache, the v1 warning, the loss callback. The
 state shared with :class:`~imgcompat.shell.aclient.AsyncImageClient` lives in
 :class:`ClientState`, so the two clients differ only in how they move bytes.
+
+Every call runs inside :meth:`ClientViews._guard`, the one place an error leaves the
+client: it is tagged with the request ids and scrubbed of every secret the client holds
+(:func:`~imgcompat.core.redaction.scrub_error`), whichever layer raised it. Each call gets a
+:class:`~imgcompat.shell.bounds.Budget` from the view's :class:`Limits`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
-from typing import IO, Any, Self, TypedDict, TypeVar, Unpack
+from contextlib import AbstractContextManager, contextmanager
+from typing import IO, Any, Protocol, Self, TypedDict, TypeVar, Unpack
 
 import attrs
 import httpx
@@ -23,15 +29,18 @@ from tenacity.wait import wait_base
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import Endpoint, VersionChoice, choose_version, normalize_endpoint
-from imgcompat.core.download import DownloadOptions, Progress
+from imgcompat.core.download import DownloadOptions, DownloadPolicy, Progress
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
-from imgcompat.core.errors import ImgcompatError, tag_request_ids
+from imgcompat.core.errors import ImgcompatError, InvalidRecord, tag_request_ids
 from imgcompat.core.identity import ANONYMOUS, REQUEST_ID_HEADER, RequestIdentity
 from imgcompat.core.integrity import Expected, Verified
+from imgcompat.core.limits import Limits
 from imgcompat.core.listing import ListingOptions
 from imgcompat.core.model import Image, Loss
 from imgcompat.core.plan import SnapshotOptions
+from imgcompat.core.redaction import redact, scrub_error
 from imgcompat.shell.auth import Auth, make_auth
+from imgcompat.shell.bounds import Budget
 from imgcompat.shell.config import ClientConfig, from_env, parse_version
 from imgcompat.shell.download import download
 from imgcompat.shell.transport import DEFAULT_BACKOFF, HttpxByteStream, SenderOptions, Transport
@@ -73,7 +82,9 @@ class ClientState:
     def roots(self) -> tuple[str, ...]:
         return tuple(e.root for e in self.endpoints)
 
-    def warn_once(self, message: str) -> None:
+    def warn_once(self, message: str, secrets: Sequence[str] = ()) -> None:
+        """Log ``message`` (without ``secrets``) unless it was logged already."""
+        message = redact(message, secrets)
         with self._lock:
             if message in self._warned:
                 return
@@ -88,16 +99,18 @@ class ClientState:
         return choice
 
     def remember(self, versions: Mapping[str, Any], choice: VersionChoice,
-                 pin: Api | None) -> VersionChoice:
+                 pin: Api | None, secrets: Sequence[str] = ()) -> VersionChoice:
         self.versions = versions
         self.choices[pin] = choice
         for warning in choice.warnings:  # v1: one deprecation warning per client
-            self.warn_once(warning)
+            self.warn_once(warning, secrets)
         return choice
 
-    def report(self, losses: Sequence[Loss]) -> None:
+    def report(self, losses: Sequence[Loss], secrets: Sequence[str] = ()) -> None:
+        """Hand ``losses`` to ``on_loss``, their reasons without ``secrets``."""
         if losses:
-            self.on_loss(tuple(losses))
+            self.on_loss(tuple(attrs.evolve(loss, reason=redact(loss.reason, secrets))
+                               for loss in losses))
 
 
 def response_of(outcome: object) -> plan.Response | None:
@@ -136,6 +149,9 @@ class ClientOptions(TypedDict, total=False):
     or a CA bundle path. ``timeout`` / ``connect_timeout``: seconds per read / connect.
     ``on_loss``: called with what a write could not carry (default: one warning per loss).
     ``backoff``: a tenacity wait between attempts (tests pass ``tenacity.wait_none()``).
+    ``limits``: the safety limits (:class:`~imgcompat.core.limits.Limits`: answer sizes,
+    pages, deadlines, download progress); :meth:`ClientViews.with_limits` changes them for
+    the calls of one view.
     """
 
     num_retries: int
@@ -147,6 +163,7 @@ class ClientOptions(TypedDict, total=False):
     connect_timeout: float
     on_loss: LossCallback | None
     backoff: wait_base
+    limits: Limits
 
 
 def build_state(api_servers: str | Sequence[str], options: ClientOptions
@@ -158,14 +175,17 @@ def build_state(api_servers: str | Sequence[str], options: ClientOptions
         num_retries=options.get("num_retries", 3), version=options.get("version"),
         token=token if isinstance(token, str) else None, session=options.get("session"),
         verify=options.get("verify", True), timeout=options.get("timeout", 60.0),
-        connect_timeout=options.get("connect_timeout", 10.0))
+        connect_timeout=options.get("connect_timeout", 10.0),
+        limits=options.get("limits", Limits()))
     state = ClientState(config, options.get("on_loss"))
     if token is not None and not isinstance(token, str):
         state.auth = make_auth(token)
     sender: SenderOptions = {
         "auth": state.auth, "num_retries": config.num_retries,
         "backoff": options.get("backoff", DEFAULT_BACKOFF), "verify": config.verify,
-        "timeout": config.timeout, "connect_timeout": config.connect_timeout}
+        "timeout": config.timeout, "connect_timeout": config.connect_timeout,
+        "limits": config.limits,
+        "credentials": {e.root: e.credentials for e in state.endpoints if e.credentials}}
     return state, sender
 
 
@@ -181,14 +201,25 @@ class Listing(Iterator[Image]):
         return next(self._pages)
 
 
+class Sender(Protocol):
+    """What the views need of either client's sender."""
+
+    def secrets(self, identity: RequestIdentity = ...) -> tuple[str, ...]:
+        """Every secret a message about a call for ``identity`` must not show."""
+        ...
+
+
 class ClientViews:
     """What the sync and async clients share beyond the plans: construction from the
-    environment, pinned views, the repr, and naming a v1-pinning caller in a warning."""
+    environment, views (pinned, per request, with other limits), the repr, naming a
+    v1-pinning caller in a warning, and the one exit of every error (:meth:`_guard`)."""
 
     _state: ClientState
     _pin: Api | None
     _caller: str | None = None
     _identity: RequestIdentity = ANONYMOUS
+    _limits: Limits
+    _transport: Sender
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Self:
@@ -197,7 +228,8 @@ class ClientViews:
         kwargs: dict[str, Any] = {
             "num_retries": config.num_retries, "version": config.version,
             "token": config.token, "session": config.session, "verify": config.verify,
-            "timeout": config.timeout, "connect_timeout": config.connect_timeout}
+            "timeout": config.timeout, "connect_timeout": config.connect_timeout,
+            "limits": config.limits}
         kwargs.update(options)
         return cls(config.api_servers, **kwargs)  # type: ignore[call-arg]  # a subclass __init__
 
@@ -227,16 +259,51 @@ class ClientViews:
             if not isinstance(value, _Keep)}
         return self._view(_identity=attrs.evolve(self._identity, **named))
 
+    def with_limits(self, limits: Limits | None = None, **changes: Any) -> Self:
+        """A view whose calls keep ``limits`` (default: this view's) with ``changes``
+        applied, e.g. ``client.with_limits(deadline=5).show(image_id)``. Cheap (no I/O),
+        sharing the pool and discovery cache like :meth:`for_request`; an unknown or
+        invalid limit raises :class:`~imgcompat.core.errors.InvalidRecord` here."""
+        unknown = sorted(set(changes) - set(attrs.fields_dict(Limits)))
+        if unknown:
+            raise InvalidRecord(f"no such limit: {', '.join(unknown)}", field="limits")
+        return self._view(_limits=attrs.evolve(limits or self._limits, **changes))
+
+    @property
+    def limits(self) -> Limits:
+        """The limits this view's calls keep."""
+        return self._limits
+
     def _view(self, **changes: Any) -> Self:
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
         view.__dict__.update(changes)
         return view
 
+    def _secrets(self) -> tuple[str, ...]:
+        """Every secret a message about this view's calls must not show."""
+        return self._transport.secrets(self._identity)
+
+    def _budget(self, *, moves_data: bool = False) -> Budget:
+        """What a call starting now may spend."""
+        return Budget.start(self._limits, moves_data=moves_data)
+
     def _tagged(self, error: ImgcompatError, last: plan.Response | None) -> ImgcompatError:
-        """An error leaving an operation names this view's request id and the server's."""
+        """An error leaving an operation names this view's request id and the server's,
+        and shows no secret (the one redaction point of every error a caller sees)."""
         theirs = last.header(REQUEST_ID_HEADER) if last is not None else None
-        return tag_request_ids(error, self._identity.request_id, theirs)
+        tag_request_ids(error, self._identity.request_id, theirs)
+        scrub_error(error, self._secrets())
+        return error
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Every call runs in here: an error leaves it through :meth:`_tagged`."""
+        try:
+            yield
+        except ImgcompatError as exc:
+            self._tagged(exc, None)
+            raise
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(api_servers={list(self._state.roots)!r}, "
@@ -252,7 +319,7 @@ class ClientViews:
         if choice.api is Api.V1 and self._caller:
             self._state.warn_once(
                 f"{self._caller} pins the deprecated Glance v1 API at {choice.root_url}; "
-                "it must move to v2 before v1 is gone")
+                "it must move to v2 before v1 is gone", self._secrets())
         return choice
 
 
@@ -264,6 +331,8 @@ class ImageClient(ClientViews):
     ``tenacity.wait_none()``).
     """
 
+    _transport: Transport
+
     def __init__(self, api_servers: str | Sequence[str], *,
                  transport: httpx.BaseTransport | None = None,
                  **options: Unpack[ClientOptions]) -> None:
@@ -271,39 +340,46 @@ class ImageClient(ClientViews):
         comma-separated text); see :class:`ClientOptions` for ``options``."""
         self._state, sender = build_state(api_servers, options)
         self._pin: Api | None = self._state.config.version
+        self._limits = self._state.config.limits
         self._transport = Transport(self._state.roots, transport=transport, **sender)
 
     # ------------------------------------------------------------------ the loop
 
     def discover(self) -> VersionChoice:
         """The API this view speaks: discovered once per client, then cached."""
+        with self._guard():
+            return self._discover(self._budget())
+
+    def _discover(self, budget: Budget) -> VersionChoice:
         cached = self._state.cached_choice(self._pin)
         if cached is not None:
             return self._speaking(cached)
-        response = self._transport.send(plan.discovery_request(), self._identity)
+        response = self._transport.send(plan.discovery_request(), self._identity, budget,
+                                        limit="max_versions_bytes")
         versions, choice = plan.judge_versions(response, self._pin,
                                                endpoint=self._state.endpoints[0].root)
-        return self._speaking(self._state.remember(versions, choice, self._pin))
+        return self._speaking(self._state.remember(versions, choice, self._pin,
+                                                   self._secrets()))
 
-    def _perform(self, step: plan.Step) -> Any:
+    def _perform(self, step: plan.Step, budget: Budget) -> Any:
         if isinstance(step, plan.Request):
-            return self._transport.send(step, self._identity)
+            return self._transport.send(step, self._identity, budget)
         if isinstance(step, plan.Upload):
             source = upload_source(step.data, step.size)
-            return plan.Uploaded(
-                self._transport.send_stream(step.request, source, self._identity), source)
+            return plan.Uploaded(self._transport.send_stream(step.request, source,
+                                                             self._identity, budget), source)
         if isinstance(step, plan.CheckUpload):
             return check_uploaded(step.source, step.image)
-        self._state.report(step.losses)
+        self._state.report(step.losses, self._secrets())
         return None
 
-    def _run(self, op: plan.Op[T]) -> T:
+    def _run(self, op: plan.Op[T], budget: Budget) -> T:
         last: plan.Response | None = None
         try:
             step = next(op)
             while True:
                 try:
-                    outcome = self._perform(step)
+                    outcome = self._perform(step, budget)
                 except Exception as exc:
                     step = op.throw(exc)
                 else:
@@ -316,6 +392,13 @@ class ImageClient(ClientViews):
             self._tagged(exc, last)
             raise
 
+    def _call(self, make: Callable[[VersionChoice], plan.Op[T]], *,
+              moves_data: bool = False) -> T:
+        """One seam call: discover, then run the operation, within one budget."""
+        with self._guard():
+            budget = self._budget(moves_data=moves_data)
+            return self._run(make(self._discover(budget)), budget)
+
     # ------------------------------------------------------------------ the seam
 
     def show(self, image_id: str, include_locations: bool = False,
@@ -323,34 +406,41 @@ class ImageClient(ClientViews):
         """The seam record of one image (``ImageNotFound`` if absent; a deleted one too
         when ``show_deleted`` is false). Locations are stripped unless asked for: they can
         hold credentials of the store."""
-        return self._run(plan.show_op(self.discover(), image_id,
-                                      include_locations=include_locations,
-                                      show_deleted=show_deleted))
+        return self._call(lambda choice: plan.show_op(
+            choice, image_id, include_locations=include_locations, show_deleted=show_deleted))
 
     def detail(self, filters: Mapping[str, Any] | None = None,
                **options: Unpack[ListingOptions]) -> Listing:
         """Every matching record, fetched page by page as the caller iterates; filters
-        as the classic seam takes them, paging as :class:`ListingOptions` says."""
-        pager = plan.start_listing(self.discover(), filters, **options)
-        self._state.report(pager.losses)
+        as the classic seam takes them, paging as :class:`ListingOptions` says. Each page
+        is a call of its own (its own deadline); ``max_pages`` bounds them all."""
+        with self._guard():
+            pager = plan.start_listing(self._discover(self._budget()), filters,
+                                       max_pages=self._limits.max_pages, **options)
+            self._state.report(pager.losses, self._secrets())
         return Listing(self._pages(pager), pager.losses)
 
     def _pages(self, pager: plan.Pager) -> Iterator[Image]:
-        while (request := pager.request()) is not None:
-            response = self._transport.send(request, self._identity)
-            try:
-                images, pager = pager.feed(response)
-            except ImgcompatError as exc:
-                self._tagged(exc, response)
-                raise
+        while True:
+            with self._guard():
+                request = pager.request()
+                if request is None:
+                    return
+                response = self._transport.send(request, self._identity, self._budget())
+                try:
+                    images, pager = pager.feed(response)
+                except ImgcompatError as exc:
+                    self._tagged(exc, response)
+                    raise
             yield from images
 
     def create(self, image: Image | Mapping[str, Any], data: Any = None, *, size: int | None = None,
                activate_empty: bool = True) -> Image:
         """A new image; with data, uploaded and active; ``size == 0`` without data ends
         active too unless ``activate_empty=False`` (a queued reservation)."""
-        return self._run(plan.create_op(self.discover(), image, data, size=size,
-                                        activate_empty=activate_empty))
+        return self._call(lambda choice: plan.create_op(
+            choice, image, data, size=size, activate_empty=activate_empty),
+            moves_data=data is not None)
 
     def update(self, image_id: str, image: Image | Mapping[str, Any], data: Any = None,
                purge_props: bool = True, *, size: int | None = None,
@@ -362,23 +452,26 @@ class ImageClient(ClientViews):
         without reading the image first (one request on v2); a stale view that the server
         refuses (409) is read again once and the change retried
         (:func:`~imgcompat.core.plan.update_op` says what stale means on v1)."""
-        return self._run(plan.update_op(self.discover(), image_id, image, data, size=size,
-                                        purge_props=purge_props, current=current))
+        return self._call(lambda choice: plan.update_op(
+            choice, image_id, image, data, size=size, purge_props=purge_props,
+            current=current), moves_data=data is not None)
 
     def delete(self, image_id: str) -> None:
         """Delete the image (``ImageNotFound`` if it does not exist)."""
-        self._run(plan.delete_op(self.discover(), image_id))
+        self._call(lambda choice: plan.delete_op(choice, image_id))
 
     def upload(self, image_id: str, data: Any, size: int | None = None) -> Image:
         """Stream data into a queued image; the record after, checked against the bytes."""
-        return self._run(plan.upload_op(self.discover(), image_id, data, size))
+        return self._call(lambda choice: plan.upload_op(choice, image_id, data, size),
+                          moves_data=True)
 
     def snapshot(self, name: str, instance_uuid: str, *, data: Any = None,
                  size: int | None = None, **options: Unpack[SnapshotOptions]) -> Image:
         """Create the private snapshot record and upload; a failed upload deletes it.
         The record's details are :class:`SnapshotOptions` (raw/bare unless given)."""
         record = snapshot_record(name, instance_uuid, options)
-        return self._run(plan.snapshot_op(self.discover(), record, data, size=size))
+        return self._call(lambda choice: plan.snapshot_op(choice, record, data, size=size),
+                          moves_data=data is not None)
 
     def download(
         self,
@@ -386,20 +479,41 @@ class ImageClient(ClientViews):
         dst_path: str | os.PathLike[str] | None = None,
         data: IO[bytes] | None = None,
         progress: Progress | None = None,
+        **policy: Unpack[DownloadPolicy],
     ) -> Verified | Iterator[bytes]:
-        """Verified bytes: into ``dst_path`` (atomically), into ``data``, or as an iterator."""
-        choice = self.discover()
-        image = plan.check_downloadable(self.show(image_id))
-        expected = Expected.from_image(image, image_id=image_id)
-        options = DownloadOptions(image_id=image_id, progress=progress,
-                                  resumable=plan.resumable(choice))
+        """Verified bytes: into ``dst_path`` (atomically), into ``data``, or as an iterator.
 
-        def open_stream(offset: int) -> AbstractContextManager[HttpxByteStream]:
-            return self._transport.open_stream(
-                plan.download_request(choice, image_id, offset), offset, self._identity)
+        ``policy``: which digests are computed (the strongest published, by default),
+        whether a download nothing can verify is refused (not by default: it is logged), and
+        the most bytes accepted (:class:`~imgcompat.core.download.DownloadPolicy`).
+        """
+        with self._guard():
+            budget = self._budget(moves_data=True)
+            choice = self._discover(budget)
+            image = plan.check_downloadable(self._run(plan.show_op(choice, image_id), budget))
+            expected = Expected.from_image(image, image_id=image_id)
+            options = DownloadOptions(image_id=image_id, progress=progress,
+                                      resumable=plan.resumable(choice), **policy)
 
-        into = dst_path if dst_path is not None else data
-        return download(open_stream, expected, into=into, options=options)
+            def open_stream(offset: int) -> AbstractContextManager[HttpxByteStream]:
+                return self._transport.open_stream(
+                    plan.download_request(choice, image_id, offset), offset, self._identity,
+                    budget)
+
+            into = dst_path if dst_path is not None else data
+            result = download(open_stream, expected, into=into, options=options,
+                              secrets=self._secrets())
+        return result if isinstance(result, Verified) else self._guarded(result)
+
+    def _guarded(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """``chunks`` with every error leaving through :meth:`_guard`."""
+        with contextlib.closing(chunks):  # type: ignore[type-var]  # a generator
+            while True:
+                with self._guard():
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    return
+                yield chunk
 
     def close(self) -> None:
         """Close the connection pool (pinned views share it: close the client once)."""

@@ -27,6 +27,8 @@ import attrs
 from imgcompat.core.discovery import normalize_endpoint
 from imgcompat.core.enums import Api, parse_api
 from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.limits import DEFAULT_LIMITS, Limits
+from imgcompat.core.redaction import without_userinfo
 
 _TRUE = ("1", "true", "yes", "on")
 
@@ -48,11 +50,16 @@ def parse_version(value: Api | str | int | None) -> Api | None:
     return parse_api(value)
 
 
+def _shown_servers(servers: tuple[str, ...]) -> str:
+    return repr(tuple(without_userinfo(s) for s in servers))
+
+
 @attrs.frozen
 class ClientConfig:
-    """Everything a client is built from; the token never shows in the repr."""
+    """Everything a client is built from; the token never shows in the repr, nor the
+    ``user:password`` of a server URL."""
 
-    api_servers: tuple[str, ...] = attrs.field(converter=_servers)
+    api_servers: tuple[str, ...] = attrs.field(converter=_servers, repr=_shown_servers)
     num_retries: int = attrs.field(default=3)
     version: Api | None = attrs.field(default=None, converter=parse_version)
     token: str | None = attrs.field(default=None, repr=False)
@@ -60,6 +67,7 @@ class ClientConfig:
     verify: bool | str = True
     timeout: float = 60.0
     connect_timeout: float = 10.0
+    limits: Limits = DEFAULT_LIMITS
 
     @num_retries.validator
     def _check_retries(self, _attr: object, value: int) -> None:

@@ -4,15 +4,31 @@ Each planned :class:`~imgcompat.core.plan.Request` is tried on the current API s
 connection failure, a timeout or a 503-like answer moves to the next server and tries again
 after an exponential backoff with jitter (tenacity), up to ``num_retries`` more times, as
 far as :func:`imgcompat.core.plan.may_retry` allows. When the attempts are over,
-:class:`~imgcompat.core.errors.ConnectionFailed` names every server tried. The token is added to
-each attempt's headers and never logged or put in a message.
+:class:`~imgcompat.core.errors.ConnectionFailed` names every server tried.
+
+Every exchange is held to the call's :class:`~imgcompat.shell.bounds.Budget`: its deadline
+(attempts, waits and every socket read and write), the decoded size of the answer it reads
+(``Accept-Encoding: identity`` is asked; a compressed answer is inflated only up to the
+limit), and, for a download, the minimum progress. The token is added to each attempt's
+headers and never logged or put in a message: every message built here goes through
+:func:`~imgcompat.core.redaction.redact` with every secret the sender holds (the tokens it
+sent, the call's identity, the ``user:password`` of a root URL, which travels as an
+``Authorization: Basic`` header and never in a URL).
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypedDict, Unpack
 
@@ -32,14 +48,28 @@ from tenacity.wait import wait_base
 from imgcompat.core.errors import (
     ConnectionFailed,
     ImgcompatError,
-    TransferInterrupted,
+    UnexpectedResponse,
     error_for,
     tag_request_ids,
 )
-from imgcompat.core.identity import REQUEST_ID_HEADER, TOKEN_HEADER, RequestIdentity
+from imgcompat.core.identity import ANONYMOUS, REQUEST_ID_HEADER, TOKEN_HEADER, RequestIdentity
+from imgcompat.core.limits import DEFAULT_LIMITS, Limits
 from imgcompat.core.plan import Failure, Request, Response, is_retryable_status, may_retry
-from imgcompat.shell.auth import Auth, redact
+from imgcompat.core.redaction import Credentials, redact, scrub_error, split_userinfo
+from imgcompat.shell.auth import Auth
+from imgcompat.shell.bounds import (
+    CURRENT,
+    BodyReader,
+    Budget,
+    Deadline,
+    current,
+    install_deadlines,
+)
+from imgcompat.shell.stream import HttpxByteStream
 from imgcompat.shell.upload import UploadSource
+
+__all__ = ["DEFAULT_BACKOFF", "NO_BACKOFF", "AsyncTransport", "HttpxByteStream",
+           "SenderOptions", "Transport", "classify", "verify_option"]
 
 LOG = logging.getLogger("imgcompat")
 
@@ -47,6 +77,23 @@ LOG = logging.getLogger("imgcompat")
 DEFAULT_BACKOFF: wait_base = wait_random_exponential(multiplier=0.5, max=10)
 NO_BACKOFF: wait_base = wait_none()
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: How many of the tokens the auth source gave are remembered for redaction.
+_RECENT_TOKENS = 4
+#: A secret shorter than this is not looked for in outgoing URLs (it would match by chance).
+_MIN_URL_SECRET = 8
+
+
+def _loaded(response: httpx.Response) -> list[bytes]:
+    """The body of an answer built in memory (a mock's, already read and decoded by
+    httpx), as one piece; nothing for an answer still on the wire."""
+    return [response.content] if response.is_stream_consumed else []
+
+
+async def _unloaded(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The raw pieces of an answer still on the wire; nothing for one built in memory."""
+    if not response.is_stream_consumed:
+        async for raw in response.aiter_raw():
+            yield raw
 
 
 class _Retry(Exception):  # a signal to tenacity, never seen by callers
@@ -73,23 +120,29 @@ def verify_option(verify: bool | str) -> bool | ssl.SSLContext:
 
 
 class _Tracked:
-    """An upload body that remembers whether httpx pulled a chunk (then it was sent)."""
+    """An upload body that remembers whether httpx pulled a chunk (then it was sent).
 
-    def __init__(self, chunks: Iterable[bytes]) -> None:
+    Once the last chunk is out, the wait for the answer is a metadata exchange: its
+    sockets get ``budget.exchange()`` (the call itself may have no deadline).
+    """
+
+    def __init__(self, chunks: Iterable[bytes], budget: Budget) -> None:
         self._chunks = chunks
+        self._budget = budget
         self.started = False
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._chunks:
             self.started = True
             yield chunk
+        CURRENT.set(self._budget.exchange())  # reset with the attempt's own token
 
 
 class _ATracked(_Tracked):
     """The async twin (httpx tells sync from async bodies by their iteration protocol)."""
 
-    def __init__(self, chunks: AsyncIterable[bytes]) -> None:
-        super().__init__(())
+    def __init__(self, chunks: AsyncIterable[bytes], budget: Budget) -> None:
+        super().__init__((), budget)
         self._achunks = chunks
 
     __iter__ = None  # type: ignore[assignment]
@@ -98,6 +151,7 @@ class _ATracked(_Tracked):
         async for chunk in self._achunks:
             self.started = True
             yield chunk
+        CURRENT.set(self._budget.exchange())
 
 
 #: Per attempt: the body to send, and whether a later attempt can send it again.
@@ -116,8 +170,32 @@ def _sized(request: Request, source: UploadSource) -> Request:
                                           ("content-length", str(source.declared_size))))
 
 
+@attrs.frozen
+class _Exchange:
+    """One planned request being sent: its body, for whom, within what budget and
+    deadline, and the :class:`Limits` field capping an answer read whole (None: the
+    answer is streamed to the caller)."""
+
+    request: Request
+    body: BodyFactory
+    identity: RequestIdentity
+    budget: Budget
+    deadline: Deadline
+    read: str | None = "max_answer_bytes"
+
+    @property
+    def doing(self) -> str:
+        """The request, as messages name it."""
+        return f"{self.request.method} {self.request.path}"
+
+
 class SenderOptions(TypedDict, total=False):
-    """What both senders are built with, besides the roots and the httpx transport."""
+    """What both senders are built with, besides the roots and the httpx transport.
+
+    ``limits``: the default :class:`~imgcompat.core.limits.Limits` of a call that brings
+    no budget of its own. ``credentials``: per root URL, the ``user:password`` to send as
+    ``Authorization: Basic`` (a root given with a ``user:password@`` is split the same way).
+    """
 
     auth: Auth | None
     num_retries: int
@@ -125,6 +203,22 @@ class SenderOptions(TypedDict, total=False):
     verify: bool | str
     timeout: float
     connect_timeout: float
+    limits: Limits
+    credentials: Mapping[str, Credentials]
+
+
+def _split_roots(roots: Sequence[str], credentials: Mapping[str, Credentials] | None
+                 ) -> tuple[tuple[str, ...], dict[str, Credentials]]:
+    """Root URLs without ``user:password@`` (no URL requested or logged holds one), and
+    the credentials each carried or was given."""
+    clean: list[str] = []
+    found = dict(credentials or {})
+    for root in roots:
+        url, given = split_userinfo(root.rstrip("/"))
+        clean.append(url)
+        if given is not None:
+            found[url] = given
+    return tuple(clean), found
 
 
 class _Base:
@@ -140,18 +234,26 @@ class _Base:
         verify: bool | str = True,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        limits: Limits = DEFAULT_LIMITS,
+        credentials: Mapping[str, Credentials] | None = None,
     ) -> None:
         if not roots:
             raise ImgcompatError("no API server configured")
-        self.roots = tuple(r.rstrip("/") for r in roots)
+        self.roots, self._credentials = _split_roots(roots, credentials)
         self.auth = auth
         self.num_retries = num_retries
         self.backoff = backoff
+        self.limits = limits
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
         self._cursor = 0
-        #: What the httpx client of either flavour is built with.
+        self._recent: tuple[str, ...] = ()
+        #: What the httpx client of either flavour is built with. JSON answers are small
+        #: and image data is checksummed as stored: compression is never asked for.
         self._client_options: dict[str, Any] = {
             "verify": verify_option(verify), "follow_redirects": False,
-            "timeout": httpx.Timeout(timeout, connect=connect_timeout)}
+            "timeout": httpx.Timeout(timeout, connect=connect_timeout),
+            "headers": {"accept-encoding": "identity"}}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(roots={list(self.roots)!r}, auth={self.auth!r})"
@@ -163,23 +265,45 @@ class _Base:
     def _advance(self) -> None:
         self._cursor = (self._cursor + 1) % len(self.roots)
 
+    def budget(self) -> Budget:
+        """The budget of a call that brings none: this sender's limits, starting now."""
+        return Budget.start(self.limits)
+
+    def secrets(self, identity: RequestIdentity = ANONYMOUS) -> tuple[str, ...]:
+        """Every secret a message about a call for ``identity`` must not show: the tokens
+        the auth source gave lately, the identity's tokens, the roots' credentials."""
+        held = tuple(s for c in self._credentials.values() for s in c.secrets())
+        return (*self._recent, *identity.secrets(), *held)
+
     def _token(self, identity: RequestIdentity) -> str | None:
         if identity.token:
             return identity.token
-        return self.auth.token() if self.auth is not None else None
+        token = self.auth.token() if self.auth is not None else None
+        if token and token not in self._recent:  # one tuple swap: safe across threads
+            self._recent = (token, *self._recent)[:_RECENT_TOKENS]
+        return token
 
-    def _headers(self, request: Request, identity: RequestIdentity) -> list[tuple[str, str]]:
+    def _headers(self, request: Request, identity: RequestIdentity, root: str
+                 ) -> list[tuple[str, str]]:
         headers = list(request.headers)
         token = self._token(identity)
         if token:
             headers.append((TOKEN_HEADER, token))
         headers.extend(identity.headers())
+        credentials = self._credentials.get(root)
+        if credentials is not None:
+            headers.append(("authorization", credentials.authorization()))
         return headers
 
-    def _policy(self) -> dict[str, Any]:
+    def _policy(self, deadline: Deadline) -> dict[str, Any]:
+        def wait(state: RetryCallState) -> float:  # never past the deadline
+            seconds: float = self.backoff(state)
+            left = deadline.remaining()
+            return seconds if left is None else max(0.0, min(seconds, left))
+
         return {
             "stop": stop_after_attempt(self.num_retries + 1),
-            "wait": self.backoff,
+            "wait": wait,
             "retry": retry_if_exception_type(_Retry),
             "reraise": True,
             "before_sleep": self._log_retry,
@@ -191,23 +315,16 @@ class _Base:
                     state.attempt_number, self.num_retries + 1,
                     str(exc), self.current_root)  # a _Retry's detail is redacted already
 
-    def _secrets(self, identity: RequestIdentity) -> tuple[str | None, ...]:
-        try:
-            own = self.auth.token() if self.auth is not None else None
-        except Exception:  # a failing token source must not hide the real error
-            own = None
-        return (own, *identity.secrets())
-
     def _failed(self, request: Request, root: str, failure: Failure, detail: str,
                 identity: RequestIdentity) -> _Retry:
         """The signal for a retryable failure; the next attempt goes to the next server."""
         self._advance()
-        return _Retry(failure, root, redact(detail, *self._secrets(identity)))
+        return _Retry(failure, root, redact(detail, self.secrets(identity)))
 
     def _not_replayed(self, request: Request, root: str, exc: Exception,
                       identity: RequestIdentity) -> ConnectionFailed:
         self._advance()
-        detail = redact(str(exc), *self._secrets(identity)) or type(exc).__name__
+        detail = redact(str(exc), self.secrets(identity)) or type(exc).__name__
         error = ConnectionFailed(
             f"{request.method} {request.path} failed after its body was sent "
             f"({detail}); not replayed: the server may have acted",
@@ -225,30 +342,43 @@ class _Base:
         tag_request_ids(error, identity.request_id, last.server_request_id)
         return error
 
-    def _build(self, client: httpx.Client | httpx.AsyncClient, request: Request,
-               tried: list[str], body: BodyFactory, identity: RequestIdentity
-               ) -> tuple[httpx.Request, Any, bool, str]:
+    def _build(self, client: httpx.Client | httpx.AsyncClient, ex: _Exchange,
+               tried: list[str]) -> tuple[httpx.Request, Any, bool, str]:
         """One attempt's request on the current server, its body and whether it replays."""
+        request, identity = ex.request, ex.identity
+        ex.deadline.check(ex.doing, servers=tuple(dict.fromkeys(tried)),
+                          image_id=request.image_id)
         root = self.current_root
-        content, replayable = body()
+        content, replayable = ex.body()
         tried.append(root)
         built = client.build_request(
             request.method, root + request.path, params=request.params,
-            headers=self._headers(request, identity), content=content)
+            headers=self._headers(request, identity, root), content=content,
+            timeout=httpx.Timeout(ex.deadline.cap(self._timeout),
+                                  connect=ex.deadline.cap(self._connect_timeout)))
+        url = str(built.url)
+        long_secrets = [s for s in self.secrets(identity) if len(s) >= _MIN_URL_SECRET]
+        if redact(url, long_secrets) != url:
+            raise UnexpectedResponse(
+                f"{ex.doing}: refused to send a URL holding a secret (a marker or link "
+                "named by the server)", image_id=request.image_id)
         return built, content, replayable, root
 
-    def _transport_failure(self, request: Request, root: str, exc: httpx.TransportError, *,
-                           content: Any, replayable: bool, identity: RequestIdentity
-                           ) -> Exception:
-        """What a broken attempt raises: a retry signal, or the final error when the body
-        may have reached the server and cannot be replayed."""
+    def _transport_failure(self, ex: _Exchange, root: str, exc: httpx.TransportError, *,
+                           content: Any, replayable: bool) -> Exception:
+        """What a broken attempt raises: the deadline's error once it passed, a retry
+        signal, or the final error when the body may have reached the server and cannot
+        be replayed."""
+        request = ex.request
+        if ex.deadline.expired():
+            return ex.deadline.error(ex.doing, servers=(root,), image_id=request.image_id)
         failure = classify(exc)
         if isinstance(content, _Tracked) and content.started:
             failure = Failure.NO_ANSWER
         if may_retry(request, failure, body_replayable=replayable):
             return self._failed(request, root, failure, f"{type(exc).__name__}: {exc}",
-                                identity)
-        return self._not_replayed(request, root, exc, identity)
+                                ex.identity)
+        return self._not_replayed(request, root, exc, ex.identity)
 
     def _retry_status(self, request: Request, root: str, response: httpx.Response,
                       replayable: bool, identity: RequestIdentity) -> bool:
@@ -270,10 +400,7 @@ class _Base:
     def _status_error(self, request: Request, response: httpx.Response, body: bytes,
                       identity: RequestIdentity) -> Exception:
         error = error_for(response.status_code, body, request.image_id)
-        secrets = self._secrets(identity)
-        if redact(error.message, *secrets) != error.message:
-            error = type(error)(redact(error.message, *secrets), image_id=error.image_id,
-                                status=error.status)
+        scrub_error(error, self.secrets(identity))
         return tag_request_ids(error, identity.request_id,
                                response.headers.get(REQUEST_ID_HEADER))
 
@@ -281,54 +408,18 @@ class _Base:
              identity: RequestIdentity) -> None:
         LOG.debug("%s %s%s -> %d (request id %s, server request id %s)", request.method,
                   root, request.path, response.status_code, identity.request_id or "-",
-                  response.headers.get(REQUEST_ID_HEADER) or "-")
+                  redact(response.headers.get(REQUEST_ID_HEADER) or "-",
+                         self.secrets(identity)))
 
-
-class HttpxByteStream:
-    """One download response: the :class:`ByteStream` the transfer engine reads.
-
-    Chunks are handed on as the network delivers them (the engine coalesces), so a broken
-    connection loses no byte that already arrived and ``offset`` is exact.
-    """
-
-    def __init__(self, response: httpx.Response, offset: int, root: str,
-                 image_id: str | None) -> None:
-        self.status_code = response.status_code
-        self.headers = response.headers
-        self._response = response
-        self._offset = offset if response.status_code == 206 else 0
-        self._root = root
-        self._image_id = image_id
-
-    def _interrupted(self, got: int, exc: Exception) -> TransferInterrupted:
-        return TransferInterrupted(
-            f"the connection broke after {got} bytes ({type(exc).__name__}: {exc})",
-            offset=self._offset + got, servers=(self._root,), image_id=self._image_id)
-
-    def _raw(self) -> bool:
-        return "content-encoding" not in self.headers
-
-    def iter_chunks(self) -> Iterator[bytes]:
-        got = 0
-        chunks = (self._response.iter_raw() if self._raw()
-                  else self._response.iter_bytes())
-        try:
-            for chunk in chunks:
-                got += len(chunk)
-                yield chunk
-        except httpx.TransportError as exc:
-            raise self._interrupted(got, exc) from exc
-
-    async def aiter_chunks(self) -> AsyncIterator[bytes]:
-        got = 0
-        chunks = (self._response.aiter_raw() if self._raw()
-                  else self._response.aiter_bytes())
-        try:
-            async for chunk in chunks:
-                got += len(chunk)
-                yield chunk
-        except httpx.TransportError as exc:
-            raise self._interrupted(got, exc) from exc
+    @staticmethod
+    def _reader(response: httpx.Response, limit: str, budget: Budget) -> BodyReader:
+        """The reader of a buffered answer: decoded, at most ``limit`` of ``budget``."""
+        encoding = None if response.is_stream_consumed else response.headers.get(
+            "content-encoding")
+        reader = BodyReader(encoding, cap=getattr(budget.limits, limit), limit=limit,
+                            status=response.status_code)
+        reader.check_declared(response.headers.get("content-length"))
+        return reader
 
 
 class Transport(_Base):
@@ -338,59 +429,85 @@ class Transport(_Base):
                  **options: Unpack[SenderOptions]) -> None:
         super().__init__(roots, **options)
         self._client = httpx.Client(transport=transport, **self._client_options)
+        install_deadlines(self._client)
 
     def close(self) -> None:
         """Close the connection pool."""
         self._client.close()
 
-    def _attempt(self, request: Request, tried: list[str], body: BodyFactory, stream: bool,
-                 identity: RequestIdentity) -> httpx.Response:
-        built, content, replayable, root = self._build(self._client, request, tried, body,
-                                                       identity)
+    def _read(self, response: httpx.Response, limit: str, ex: _Exchange,
+              deadline: Deadline) -> bytes:
+        """A whole answer, decoded, within ``limit`` and ``deadline``; closed after."""
         try:
-            response = self._client.send(built, stream=stream)
-        except httpx.TransportError as exc:
-            raise self._transport_failure(request, root, exc, content=content,
-                                          replayable=replayable, identity=identity) from exc
-        if self._retry_status(request, root, response, replayable, identity):
-            body_bytes = response.read()
+            reader = self._reader(response, limit, ex.budget)
+            parts: list[bytes] = []
+            for raw in _loaded(response) or response.iter_raw():
+                parts.extend(reader.feed(raw))
+                deadline.check(ex.doing)
+            return b"".join(parts)
+        finally:
             response.close()
-            raise self._status_retry(request, root, response, body_bytes, identity)
-        return response
 
-    def _run(self, request: Request, body: BodyFactory, identity: RequestIdentity, *,
-             stream: bool = False) -> httpx.Response:
+    def _attempt(self, ex: _Exchange, tried: list[str]) -> tuple[httpx.Response, bytes]:
+        built, content, replayable, root = self._build(self._client, ex, tried)
+        try:
+            with current(ex.deadline):
+                response = self._client.send(built, stream=True)
+                if self._retry_status(ex.request, root, response, replayable, ex.identity):
+                    data = self._read(response, "max_answer_bytes", ex, ex.deadline)
+                    raise self._status_retry(ex.request, root, response, data, ex.identity)
+                if ex.read is None:
+                    return response, b""
+                answer = ex.deadline.sooner(ex.budget.exchange())  # an upload's: fresh
+                with current(answer):
+                    return response, self._read(response, ex.read, ex, answer)
+        except httpx.TransportError as exc:
+            raise self._transport_failure(ex, root, exc, content=content,
+                                          replayable=replayable) from exc
+
+    def _run(self, ex: _Exchange) -> tuple[httpx.Response, bytes]:
         tried: list[str] = []
         try:
-            for attempt in Retrying(**self._policy()):
+            for attempt in Retrying(**self._policy(ex.deadline)):
                 with attempt:
-                    return self._attempt(request, tried, body, stream, identity)
+                    return self._attempt(ex, tried)
         except _Retry as last:
-            raise self._exhausted(request, tried, last, identity) from last
+            raise self._exhausted(ex.request, tried, last, ex.identity) from last
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def send(self, request: Request, identity: RequestIdentity) -> Response:
-        """Send a planned request with its buffered body; the answer's facts."""
-        response = self._run(request, _buffered(request), identity)
-        return self._facts(response, response.content)
+    def send(self, request: Request, identity: RequestIdentity, budget: Budget | None = None,
+             *, limit: str = "max_answer_bytes") -> Response:
+        """Send a planned request with its buffered body; the answer's facts, its body at
+        most ``limit`` (a :class:`Limits` field) of ``budget`` (default: this sender's)."""
+        budget = budget or self.budget()
+        response, data = self._run(_Exchange(request, _buffered(request), identity, budget,
+                                             budget.exchange(), limit))
+        return self._facts(response, data)
 
     def send_stream(self, request: Request, source: UploadSource,
-                    identity: RequestIdentity) -> Response:
+                    identity: RequestIdentity, budget: Budget | None = None) -> Response:
         """Send a request whose body is streamed from an upload source."""
-        response = self._run(_sized(request, source),
-                             lambda: (_Tracked(source.iter_chunks()), source.rewindable),
-                             identity)
-        return self._facts(response, response.content)
+        budget = budget or Budget.start(self.limits, moves_data=True)
+        response, data = self._run(_Exchange(
+            _sized(request, source),
+            lambda: (_Tracked(source.iter_chunks(), budget), source.rewindable),
+            identity, budget, budget.deadline))
+        return self._facts(response, data)
 
     @contextmanager
-    def open_stream(self, request: Request, offset: int,
-                    identity: RequestIdentity) -> Iterator[HttpxByteStream]:
+    def open_stream(self, request: Request, offset: int, identity: RequestIdentity,
+                    budget: Budget | None = None) -> Iterator[HttpxByteStream]:
         """A streamed answer (a download); a status of 400 or more raises the typed error."""
-        response = self._run(request, _buffered(request), identity, stream=True)
+        budget = budget or Budget.start(self.limits, moves_data=True)
+        ex = _Exchange(request, _buffered(request), identity, budget, budget.exchange(), None)
+        response, _ = self._run(ex)
         try:
             if response.status_code >= 400:
-                raise self._status_error(request, response, response.read(), identity)
-            yield HttpxByteStream(response, offset, self.current_root, request.image_id)
+                with current(ex.deadline):
+                    body = self._read(response, "max_answer_bytes", ex, ex.deadline)
+                raise self._status_error(request, response, body, identity)
+            yield HttpxByteStream(response, offset, self.current_root, request.image_id,
+                                  budget)
         finally:
             response.close()
 
@@ -403,61 +520,89 @@ class AsyncTransport(_Base):
                  **options: Unpack[SenderOptions]) -> None:
         super().__init__(roots, **options)
         self._client = httpx.AsyncClient(transport=transport, **self._client_options)
+        install_deadlines(self._client)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._client.aclose()
 
-    async def _attempt(self, request: Request, tried: list[str], body: BodyFactory,
-                       stream: bool, identity: RequestIdentity) -> httpx.Response:
-        built, content, replayable, root = self._build(self._client, request, tried, body,
-                                                       identity)
+    async def _read(self, response: httpx.Response, limit: str, ex: _Exchange,
+                    deadline: Deadline) -> bytes:
+        """A whole answer, decoded, within ``limit`` and ``deadline``; closed after."""
         try:
-            response = await self._client.send(built, stream=stream)
-        except httpx.TransportError as exc:
-            raise self._transport_failure(request, root, exc, content=content,
-                                          replayable=replayable, identity=identity) from exc
-        if self._retry_status(request, root, response, replayable, identity):
-            body_bytes = await response.aread()
+            reader = self._reader(response, limit, ex.budget)
+            parts: list[bytes] = []
+            for raw in _loaded(response):
+                parts.extend(reader.feed(raw))
+            async for raw in _unloaded(response):
+                parts.extend(reader.feed(raw))
+                deadline.check(ex.doing)
+            return b"".join(parts)
+        finally:
             await response.aclose()
-            raise self._status_retry(request, root, response, body_bytes, identity)
-        return response
 
-    async def _run(self, request: Request, body: BodyFactory, identity: RequestIdentity, *,
-                   stream: bool = False) -> httpx.Response:
+    async def _attempt(self, ex: _Exchange, tried: list[str]
+                       ) -> tuple[httpx.Response, bytes]:
+        built, content, replayable, root = self._build(self._client, ex, tried)
+        try:
+            with current(ex.deadline):
+                response = await self._client.send(built, stream=True)
+                if self._retry_status(ex.request, root, response, replayable, ex.identity):
+                    data = await self._read(response, "max_answer_bytes", ex, ex.deadline)
+                    raise self._status_retry(ex.request, root, response, data, ex.identity)
+                if ex.read is None:
+                    return response, b""
+                answer = ex.deadline.sooner(ex.budget.exchange())
+                with current(answer):
+                    return response, await self._read(response, ex.read, ex, answer)
+        except httpx.TransportError as exc:
+            raise self._transport_failure(ex, root, exc, content=content,
+                                          replayable=replayable) from exc
+
+    async def _run(self, ex: _Exchange) -> tuple[httpx.Response, bytes]:
         tried: list[str] = []
         try:
-            async for attempt in AsyncRetrying(**self._policy()):
+            async for attempt in AsyncRetrying(**self._policy(ex.deadline)):
                 with attempt:
-                    return await self._attempt(request, tried, body, stream, identity)
+                    return await self._attempt(ex, tried)
         except _Retry as last:
-            raise self._exhausted(request, tried, last, identity) from last
+            raise self._exhausted(ex.request, tried, last, ex.identity) from last
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def send(self, request: Request, identity: RequestIdentity
+    async def send(self, request: Request, identity: RequestIdentity,
+                   budget: Budget | None = None, *, limit: str = "max_answer_bytes"
                    ) -> Response:
-        """Send a planned request with its buffered body; the answer's facts."""
-        response = await self._run(request, _buffered(request), identity)
-        return self._facts(response, response.content)
+        """Send a planned request with its buffered body; the answer's facts (see
+        :meth:`Transport.send`)."""
+        budget = budget or self.budget()
+        response, data = await self._run(_Exchange(request, _buffered(request), identity,
+                                                   budget, budget.exchange(), limit))
+        return self._facts(response, data)
 
     async def send_stream(self, request: Request, source: UploadSource,
-                          identity: RequestIdentity) -> Response:
+                          identity: RequestIdentity, budget: Budget | None = None
+                          ) -> Response:
         """Send a request whose body is streamed from an upload source."""
-        response = await self._run(
+        budget = budget or Budget.start(self.limits, moves_data=True)
+        response, data = await self._run(_Exchange(
             _sized(request, source),
-            lambda: (_ATracked(source.aiter_chunks()), source.rewindable), identity)
-        return self._facts(response, response.content)
+            lambda: (_ATracked(source.aiter_chunks(), budget), source.rewindable),
+            identity, budget, budget.deadline))
+        return self._facts(response, data)
 
     @asynccontextmanager
-    async def open_stream(self, request: Request, offset: int,
-                          identity: RequestIdentity
-                          ) -> AsyncIterator[HttpxByteStream]:
+    async def open_stream(self, request: Request, offset: int, identity: RequestIdentity,
+                          budget: Budget | None = None) -> AsyncIterator[HttpxByteStream]:
         """A streamed answer (a download); a status of 400 or more raises the typed error."""
-        response = await self._run(request, _buffered(request), identity, stream=True)
+        budget = budget or Budget.start(self.limits, moves_data=True)
+        ex = _Exchange(request, _buffered(request), identity, budget, budget.exchange(), None)
+        response, _ = await self._run(ex)
         try:
             if response.status_code >= 400:
-                raise self._status_error(request, response, await response.aread(),
-                                         identity)
-            yield HttpxByteStream(response, offset, self.current_root, request.image_id)
+                with current(ex.deadline):
+                    body = await self._read(response, "max_answer_bytes", ex, ex.deadline)
+                raise self._status_error(request, response, body, identity)
+            yield HttpxByteStream(response, offset, self.current_root, request.image_id,
+                                  budget)
         finally:
             await response.aclose()
