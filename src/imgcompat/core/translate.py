@@ -139,27 +139,48 @@ def v1_to_image(v1: V1Image) -> Image:
 
 def v2_to_image(v2: V2Image) -> Image:
     """The seam record of a v2 image; every non-base key is a property."""
-    values: dict[str, Any] = {f.name: getattr(v2, f.name) for f in _V2_COPIED}
-    status = v2.status if v2.status is not None else Status.QUEUED
-    visibility = v2.visibility if v2.visibility is not None else Visibility.SHARED
+    return v2_values_to_image({name: getattr(v2, name) for name in _V2_COPIED_NAMES},
+                              v2.properties)
+
+
+#: The V2Image attributes the seam record does not carry (server-made links, stores).
+_V2_NOT_COPIED: tuple[str, ...] = tuple(f.name for f in V2_FIELDS if not f.in_seam)
+_V2_COPIED_NAMES: tuple[str, ...] = tuple(f.name for f in _V2_COPIED)
+
+
+def v2_values_to_image(values: dict[str, Any], properties: FrozenDict[str, str]) -> Image:
+    """:func:`v2_to_image` of ``V2Image(**values, properties=properties)``, without building
+    that record: the fast v2 read path has the values already.
+
+    ``values`` is a fresh dict (it becomes the record's, changed here) holding the
+    table's V2Image attributes by name, already of the types the record converts them to
+    (locations may still be the JSON objects: the seam record converts those the same way).
+    """
+    for name in _V2_NOT_COPIED:
+        values.pop(name, None)
+    status = values["status"]
+    if status is None:
+        status = Status.QUEUED
+    visibility = values["visibility"]
+    if visibility is None:
+        visibility = Visibility.SHARED
     active = status == Status.ACTIVE
+    if not active:
+        values["checksum"] = values["os_hash_algo"] = values["os_hash_value"] = None
     values.update(
         status=status,
         is_public=visibility == Visibility.PUBLIC,
         visibility=visibility,
-        protected=bool(v2.protected),
-        os_hidden=bool(v2.os_hidden),
+        protected=bool(values["protected"]),
+        os_hidden=bool(values["os_hidden"]),
         deleted=status == Status.DELETED,
-        size=v2.size or 0,
-        checksum=_checksum(status, v2.checksum),
-        os_hash_algo=v2.os_hash_algo if active else None,
-        os_hash_value=v2.os_hash_value if active else None,
-        min_disk=v2.min_disk or 0,
-        min_ram=v2.min_ram or 0,
-        locations=v2.locations or (),
-        tags=v2.tags or (),
+        size=values["size"] or 0,
+        min_disk=values["min_disk"] or 0,
+        min_ram=values["min_ram"] or 0,
+        locations=values["locations"] or (),
+        tags=values["tags"] or (),
     )
-    return Image(**values, properties=decode_properties(v2.properties))
+    return Image(**values, properties=_seam_properties(properties))
 
 
 def image_to_v1(image: Image) -> Translated[V1Image]:

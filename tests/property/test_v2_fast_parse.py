@@ -1,0 +1,199 @@
+"""The compiled v2 pass agrees with the reference parse (jsonschema, then conversion).
+
+``v2_fast`` answers only when it is sure; whenever it answers, its record must equal the
+reference's, and whatever it is given, the public readers (``v2_json_to_v2image``,
+``from_v2`` and the list forms) must give what the reference gives: the same record, or
+the same exception (type, field and message). Documents are a server's answers, whole or
+broken in one place: a value of the wrong type, out of range or of a bad format, a key
+missing or added, odd unicode, an odd Python container.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from imgcompat import from_v2, from_v2_list
+from imgcompat.core.fields import BY_V2_KEY
+from imgcompat.core.immutable import FrozenDict
+from imgcompat.core.model import V2Image
+from imgcompat.core.seam import _wire_to_image
+from imgcompat.core.translate import v2_to_image
+from imgcompat.core.v2 import (
+    _v2image_reference,
+    _v2images_reference,
+    v2_json_list_to_v2images,
+    v2_json_to_v2image,
+    v2image_to_v2_json,
+)
+from imgcompat.core.v2_fast import v2_list_wire_fast, v2_wire_fast, wire_to_v2image
+from tests.property.strategies import property_names, v2_images
+
+ID = "985df77b-9844-478d-943c-c2e15fe354f3"
+
+_EDGE_TEXT = st.sampled_from([
+    "", " ", "active", "active\n", "Active", "new_status_2", "QCOW2", "raw ", "qcow2",
+    "2026-11-24T17:07:57Z", "2026-11-24t17:07:57z", "2026-11-24 17:07:57Z",
+    "2026-11-24T17:07:57", "2026-11-24T17:07:57+05:30", "2026-11-24T17:07:57.5Z",
+    "2026-02-30T00:00:00Z", "2026-11-24T24:00:00Z", "2026-11-24T23:59:60Z",
+    "2026-11-24T17:07:57Z\n", " 2026-11-24T17:07:57Z", "2026-11-24", ID, ID + "\n",
+    ID.upper(), ID.replace("-", ""), "\ud800", "\x00", "ünï", "x" * 32, "x" * 33, "x" * 64,
+    "x" * 65, "x" * 128, "x" * 129, "x" * 255, "x" * 256, "[]", "none", "None", "[{}]",
+])
+_LOCATIONS: st.SearchStrategy[list[Any]] = st.lists(st.one_of(
+    st.fixed_dictionaries({"url": st.sampled_from(["file:///a", "x" * 255, "x" * 256]),
+                           "metadata": st.dictionaries(st.text(max_size=3),
+                                                       st.text(max_size=3), max_size=2)},
+                          optional={"validation_data": st.sampled_from([{}, "x", []]),
+                                    "other": st.integers()}),
+    st.fixed_dictionaries({}, optional={"url": st.one_of(st.none(), st.integers(), st.text()),
+                                        "metadata": st.one_of(st.lists(st.none()), st.none(),
+                                                              st.just({}))}),
+    st.text(max_size=3),
+), max_size=3)
+_HOSTILE = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from([2**40, 2**64, -(2**63)]),
+    st.floats(allow_nan=False), st.sampled_from([5.0, -0.0, 0.0]),
+    st.text(max_size=8), _EDGE_TEXT,
+    st.lists(st.one_of(st.text(max_size=3), st.integers(), st.none()), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2),
+    _LOCATIONS,
+)
+
+
+class _Text(str):
+    """A str subclass: jsonschema takes it as a string; the fast pass steps aside."""
+
+
+_MUTATIONS = ("none", "value", "drop", "extra", "special", "subclass", "container")
+
+
+@st.composite
+def v2_documents(draw: st.DrawFn) -> tuple[Any, bool]:
+    """A v2 entity as a server answers it, broken in one place or not; (doc, broken)."""
+    doc: dict[Any, Any] = v2image_to_v2_json(draw(v2_images()))
+    if draw(st.booleans()):
+        doc.setdefault("locations", draw(_LOCATIONS.filter(bool).map(
+            lambda locs: [loc for loc in locs if _is_location(loc)])))
+    mutation = draw(st.sampled_from(_MUTATIONS))
+    keys = sorted(doc, key=str)
+    if mutation == "value":
+        doc[draw(st.sampled_from(keys))] = draw(_HOSTILE)
+    elif mutation == "drop":
+        doc.pop(draw(st.sampled_from(keys)))
+    elif mutation == "extra":
+        name = draw(st.one_of(property_names(api="2"), st.text(max_size=6),
+                              st.sampled_from(["Size", "self ", "deleted", "os_glance_x"])))
+        doc[name] = draw(st.one_of(_HOSTILE, st.text(max_size=8)))
+    elif mutation == "special":
+        doc[draw(st.sampled_from(["kernel_id", "ramdisk_id"]))] = draw(
+            st.one_of(st.none(), st.integers(), st.just(ID), _EDGE_TEXT))
+    elif mutation == "subclass":
+        texts = [k for k in keys if isinstance(doc[k], str)]
+        if texts:
+            key = draw(st.sampled_from(texts))
+            doc[key] = _Text(doc[key])
+        else:
+            doc[_Text("x_prop")] = "value"
+    elif mutation == "container":
+        return draw(st.sampled_from([OrderedDict, FrozenDict, list]))(doc), True
+    return doc, mutation != "none"
+
+
+def _is_location(item: Any) -> bool:
+    return (isinstance(item, dict) and set(item) >= {"url", "metadata"}
+            and isinstance(item["url"], str) and len(item["url"]) <= 255
+            and isinstance(item["metadata"], dict)
+            and isinstance(item.get("validation_data", {}), dict))
+
+
+def _outcome(parse: Any) -> Any:
+    try:
+        return parse()
+    except Exception as exc:  # the same refusal: type, field and message
+        return type(exc), getattr(exc, "field", None), str(exc)
+
+
+def _wire_outcomes(doc: Any) -> tuple[Any, Any]:
+    """The fast pass's V2Image and seam record (each from a fresh read), or None."""
+    wire = v2_wire_fast(doc)
+    if wire is None:
+        return None, None
+    again = v2_wire_fast(doc)
+    assert again is not None
+    return _outcome(lambda: wire_to_v2image(wire)), _outcome(lambda: _wire_to_image(again))
+
+
+@given(v2_documents())
+def test_fast_entity_pass_equals_the_reference(case: tuple[Any, bool]) -> None:
+    doc, broken = case
+    reference = _outcome(lambda: _v2image_reference(doc))
+    seam_reference = _outcome(lambda: v2_to_image(_v2image_reference(doc)))
+    fast, fast_seam = _wire_outcomes(doc)
+    if fast is not None:
+        assert isinstance(reference, V2Image), (doc, reference)
+        assert fast == reference
+        assert fast_seam == seam_reference
+    else:  # a server's own answer is what the fast pass is for: it must not step aside
+        assert broken or not isinstance(reference, V2Image), doc
+    assert _outcome(lambda: v2_json_to_v2image(doc)) == reference
+    assert _outcome(lambda: from_v2(doc)) == seam_reference
+
+
+_LINKS = st.fixed_dictionaries({}, optional={
+    "first": st.one_of(st.just("/v2/images"), _HOSTILE),
+    "next": st.just("/v2/images?marker=" + ID),
+    "schema": st.just("/v2/schemas/images"),
+    "other": _HOSTILE,
+})
+
+
+@st.composite
+def v2_pages(draw: st.DrawFn) -> Any:
+    """A list answer: entities (some broken), the links, sometimes a broken page."""
+    images = [draw(v2_documents())[0] for _ in range(draw(st.integers(0, 4)))]
+    page: dict[str, Any] = {"images": images, **draw(_LINKS)}
+    shape = draw(st.sampled_from(["page", "page", "no images", "not a list", "tuple"]))
+    if shape == "no images":
+        del page["images"]
+    elif shape == "not a list":
+        page["images"] = draw(_HOSTILE)
+    elif shape == "tuple":
+        page["images"] = tuple(images)
+    return page
+
+
+@given(v2_pages())
+def test_fast_list_pass_equals_the_reference(page: Any) -> None:
+    reference = _outcome(lambda: _v2images_reference(page))
+    fast = v2_list_wire_fast(page)
+    if fast is not None:
+        assert len(fast) == len(page["images"])
+        for wire, item in zip(fast, page["images"], strict=True):
+            if wire is not None:
+                assert wire_to_v2image(wire) == _v2image_reference(item)
+    assert _outcome(lambda: v2_json_list_to_v2images(page)) == reference
+    seam_reference = _outcome(lambda: tuple(map(v2_to_image, _v2images_reference(page))))
+    assert _outcome(lambda: from_v2_list(page)) == seam_reference
+
+
+def test_every_table_key_is_compiled() -> None:
+    """The generated pass covers the whole table: no base key always steps aside."""
+    when = "2026-11-24T17:07:57Z"
+    doc = {
+        "id": ID, "name": "n", "status": "active", "visibility": "public", "protected": False,
+        "os_hidden": True, "checksum": "0" * 32, "os_hash_algo": "sha512",
+        "os_hash_value": "0" * 128, "owner": "p", "size": 3, "virtual_size": None,
+        "disk_format": "raw", "container_format": "bare", "min_ram": 0, "min_disk": 1,
+        "created_at": when, "updated_at": when, "tags": ["a"], "direct_url": "file:///a",
+        "locations": [{"url": "file:///a", "metadata": {"store": "fs"}}],
+        "self": "/v2/images/" + ID, "file": "/f", "schema": "/s", "stores": "fs",
+        "kernel_id": ID, "os_distro": "ünï",
+    }
+    assert set(doc) >= set(BY_V2_KEY)
+    wire = v2_wire_fast(doc)
+    assert wire is not None
+    assert wire_to_v2image(wire) == _v2image_reference(doc)
