@@ -20,6 +20,7 @@ from imgcompat import from_v2, from_v2_list
 from imgcompat.core.fields import BY_V2_KEY
 from imgcompat.core.immutable import FrozenDict
 from imgcompat.core.model import V2Image
+from imgcompat.core.schema import inlined_schema
 from imgcompat.core.seam import _wire_to_image
 from imgcompat.core.translate import v2_to_image
 from imgcompat.core.v2 import (
@@ -64,6 +65,43 @@ _HOSTILE = st.one_of(
 )
 
 
+_DATE_EDGES = st.sampled_from([
+    "2026-11-24T17:07:57Z", "2026-11-24t17:07:57z", "2026-11-24 17:07:57Z",
+    "2026-11-24T17:07:57", "2026-11-24T17:07:57+05:30", "2026-11-24T17:07:57.5Z",
+    "2026-02-30T00:00:00Z", "2026-11-24T24:00:00Z", "2026-11-24T23:59:60Z",
+    "2026-11-24T17:07:57Z\n", " 2026-11-24T17:07:57Z", "2026-11-24", "2026-11-24T17:07Z",
+    "2026-11-24T17:07:57-00:00", "2026-11-24T17:07:57+24:00", "0000-01-01T00:00:00Z",
+])
+_ONE_OF_EACH_TYPE: st.SearchStrategy[Any] = st.sampled_from([None, True, False, 0, 1, -1, 5.0, 0.5, "", "x", [], {}])
+
+
+def _edges(sub: Any) -> st.SearchStrategy[Any]:
+    """Values at the edges of what a subschema of the entity accepts: lengths and bounds
+    either side of the limit, strings near its pattern, dates near the format."""
+    out: list[st.SearchStrategy[Any]] = [_ONE_OF_EACH_TYPE]
+    if not isinstance(sub, dict):
+        return out[0]
+    if "maxLength" in sub:
+        n = sub["maxLength"]
+        out.append(st.sampled_from(["x" * n, "x" * (n + 1), "é" * n, "é" * (n + 1)]))
+    if "minimum" in sub:
+        m = sub["minimum"]
+        out.append(st.sampled_from([m - 1, m, m + 1, float(m), True, 2**63]))
+    if "pattern" in sub:
+        near = st.from_regex(sub["pattern"].replace("$", r"\Z"))
+        out.append(near)
+        out.append(st.tuples(near, st.sampled_from(["\n", " ", "A", "-", "é", "\x00"])).map(
+            lambda p: p[0] + p[1]))
+    if sub.get("format") == "date-time":
+        out.append(_DATE_EDGES)
+    if "items" in sub:
+        out.append(st.lists(_edges(sub["items"]), max_size=3))
+    return st.one_of(out)
+
+
+_ENTITY = inlined_schema("v2-image")
+
+
 class _Text(str):
     """A str subclass: jsonschema takes it as a string; the fast pass steps aside."""
 
@@ -81,7 +119,9 @@ def v2_documents(draw: st.DrawFn) -> tuple[Any, bool]:
     mutation = draw(st.sampled_from(_MUTATIONS))
     keys = sorted(doc, key=str)
     if mutation == "value":
-        doc[draw(st.sampled_from(keys))] = draw(_HOSTILE)
+        key = draw(st.sampled_from(sorted({*keys, *_ENTITY["properties"]}, key=str)))
+        near = _edges(_ENTITY["properties"].get(key, _ENTITY["additionalProperties"]))
+        doc[key] = draw(st.one_of(near, _HOSTILE))
     elif mutation == "drop":
         doc.pop(draw(st.sampled_from(keys)))
     elif mutation == "extra":
@@ -129,7 +169,23 @@ def _wire_outcomes(doc: Any) -> tuple[Any, Any]:
 
 @given(v2_documents())
 def test_fast_entity_pass_equals_the_reference(case: tuple[Any, bool]) -> None:
-    doc, broken = case
+    _agree(*case)
+
+
+#: Every key the schema declares, and one it does not (a custom property).
+_KEYS = [*sorted(_ENTITY["properties"]), "os_distro"]
+
+
+@given(v2_images(), st.sampled_from(_KEYS), st.data())
+def test_one_value_at_the_edge(image: V2Image, key: str, data: st.DataObject) -> None:
+    """One key of a server's answer at the edge of what its subschema accepts."""
+    doc = v2image_to_v2_json(image)
+    sub = _ENTITY["properties"].get(key, _ENTITY["additionalProperties"])
+    doc[key] = data.draw(_edges(sub))
+    _agree(doc, True)
+
+
+def _agree(doc: Any, broken: bool) -> None:
     reference = _outcome(lambda: _v2image_reference(doc))
     seam_reference = _outcome(lambda: v2_to_image(_v2image_reference(doc)))
     fast, fast_seam = _wire_outcomes(doc)

@@ -118,11 +118,11 @@ _TEXT_PARSERS: dict[Kind, Callable[[Field, str], Callable[[str], Any]]] = {
 def text_parser(f: Field) -> Callable[[str], Any]:
     """The parser of ``f``'s v1 header text, built once per field (table-driven)."""
     make = _TEXT_PARSERS.get(f.kind)
-    return make(f, f.v1 or f.name) if make is not None else _same_text
+    return make(f, f.v1 or f.name) if make is not None else _same
 
 
-def _same_text(text: str) -> str:
-    return text
+def _same(value: Any) -> Any:
+    return value
 
 
 def to_text(f: Field, value: Any) -> str:
@@ -216,15 +216,26 @@ def to_json(f: Field, value: Any, *, api: str) -> Any:
     """A Python value as a JSON value for the given API."""
     if value is None:
         return None
-    if f.kind is Kind.DATETIME:
-        return format_v1_time(value) if api == "1" else format_v2_time(value)
-    if f.kind is Kind.TAGS:
-        return list(value)
-    if f.kind is Kind.LOCATIONS:
-        return [{"url": loc.url, "metadata": thaw(loc.metadata)} for loc in value]
-    if f.kind in _ENUMS:
-        return str(value)
-    return value
+    return json_encoder(f.kind, api)(value)
+
+
+def _locations_json(value: Any) -> list[dict[str, Any]]:
+    return [{"url": loc.url, "metadata": thaw(loc.metadata)} for loc in value]
+
+
+#: Per kind: non-null Python value -> JSON value (both APIs but for times; keyed dispatch).
+_JSON_ENCODERS: dict[Kind, Callable[[Any], Any]] = {
+    Kind.TAGS: list,
+    Kind.LOCATIONS: _locations_json,
+    **dict.fromkeys(_ENUMS, str),
+}
+
+
+def json_encoder(kind: Kind, api: str) -> Callable[[Any], Any]:
+    """The encoder of a non-null value of ``kind`` for ``api`` ("1" or "2")."""
+    if kind is Kind.DATETIME:
+        return format_v1_time if api == "1" else format_v2_time
+    return _JSON_ENCODERS.get(kind, _same)
 
 
 def _enum(kind: Kind, text: str, field: str) -> Any:
