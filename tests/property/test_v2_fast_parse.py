@@ -72,7 +72,8 @@ _DATE_EDGES = st.sampled_from([
     "2026-11-24T17:07:57Z\n", " 2026-11-24T17:07:57Z", "2026-11-24", "2026-11-24T17:07Z",
     "2026-11-24T17:07:57-00:00", "2026-11-24T17:07:57+24:00", "0000-01-01T00:00:00Z",
 ])
-_ONE_OF_EACH_TYPE: st.SearchStrategy[Any] = st.sampled_from([None, True, False, 0, 1, -1, 5.0, 0.5, "", "x", [], {}])
+_ONE_OF_EACH_TYPE: st.SearchStrategy[Any] = st.sampled_from(
+    [None, True, False, 0, 1, -1, 5.0, 0.5, "", "x", [], {}])
 
 
 def _edges(sub: Any) -> st.SearchStrategy[Any]:
