@@ -124,9 +124,10 @@ def _engine_case(url: str, image_id: str, work: Path, *, parallel: bool,
     """The transfer engine over a minimal httpx ``open_stream`` (no client around it)."""
     import httpx
 
+    from imgcompat.core.download import DownloadOptions
     from imgcompat.core.integrity import Expected
     from imgcompat.core.model import Image
-    from imgcompat.shell.transfer import download_to_path
+    from imgcompat.shell.download import download
 
     client = httpx.Client(timeout=60)
     doc = client.get(f"{url}/v2/images/{image_id}").json()
@@ -150,8 +151,8 @@ def _engine_case(url: str, image_id: str, work: Path, *, parallel: bool,
             yield Stream(r)
 
     def run() -> int:
-        result = download_to_path(open_stream, expected, work / "engine.raw", image_id=image_id,
-                                  parallel=parallel)
+        result = download(open_stream, expected, into=work / "engine.raw",
+                          options=DownloadOptions(image_id=image_id, parallel=parallel))
         assert len(result.checked) == (1 if strongest else 2)
         return result.size
 

@@ -54,15 +54,8 @@ from typing import Any
 
 import attrs
 
-from imgcompat import (
-    Image,
-    from_v1_headers,
-    from_v2,
-    from_v2_list,
-    to_v1_headers,
-    to_v2,
-    v2_patch,
-)
+from imgcompat import Image, from_v1_headers, from_v2, to_v1_headers, to_v2, v2_patch
+from imgcompat.core.seam import from_v2_list
 from imgcompat.core.translate import image_to_v2
 from imgcompat.core.v2 import v2image_to_v2_json
 
@@ -156,10 +149,10 @@ def _warlock_models() -> tuple[Any, Any] | None:
         from glanceclient.v2 import schemas
 
         from imgcompat.testing.emulator import Emulator
-        from imgcompat.testing.v2_api import V2Api
+        from imgcompat.testing.v2_schemas import published as served
     except ImportError:
         return None
-    published = V2Api(Emulator(api="v2")).schema("image")
+    published = served("image", Emulator(api="v2").v2_minor)
     model = warlock.model_factory(published, base_class=schemas.SchemaBasedModel)
     unvalidated = warlock.model_factory(published, base_class=schemas.SchemaBasedModel)
     unvalidated.validate = lambda *args, **kwargs: None

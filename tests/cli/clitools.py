@@ -52,6 +52,20 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int,
     return errors[0]
 
 
+def hide_modules(where: Path, *names: str) -> dict[str, str]:
+    """Environment for a child Python in which ``names`` cannot be imported, as when the extra
+    that installs them is missing: a stub on ``PYTHONPATH`` (ahead of site-packages) raises
+    the ``ModuleNotFoundError`` a missing package raises. Works for ``python -c``, ``-m`` and
+    the console script alike."""
+    where.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (where / f"{name}.py").write_text(
+            f"raise ModuleNotFoundError({f'No module named {name!r}'!r}, name={name!r})\n",
+            encoding="utf-8")
+    path = os.pathsep.join(p for p in (str(where), os.environ.get("PYTHONPATH")) if p)
+    return {"PYTHONPATH": path}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -11,15 +11,8 @@ import attrs
 import pytest
 from rich.console import Console
 
-from imgcompat.cli.demo import (
-    ModeRun,
-    Scenario,
-    compare,
-    render,
-    report_json,
-    run_emulated,
-    run_lifecycle,
-)
+from imgcompat.cli.demo import ModeRun, Scenario, compare, run_emulated, run_lifecycle
+from imgcompat.cli.demo_report import render, report_json
 from imgcompat.core.discovery import VersionChoice
 from imgcompat.core.enums import Api
 from imgcompat.core.model import Image, Loss

@@ -8,15 +8,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from imgcompat.cli.app import (
-    TransferProgress,
-    _ReadProgress,
-    cli,
-    main,
-    parse_header_lines,
-    parse_record,
-    render_record,
-)
+from imgcompat.cli.app import cli, main
+from imgcompat.cli.render import ReadProgress, TransferProgress
+from imgcompat.cli.translate import parse_header_lines, parse_record, render_record
 from imgcompat.core.errors import InvalidRecord
 
 
@@ -44,7 +38,7 @@ def test_render_record_seam_round_trip() -> None:
 
 def test_read_progress_counts_reads_and_rewinds() -> None:
     calls: list[tuple[int, int | None]] = []
-    reader = _ReadProgress(io.BytesIO(b"x" * 10), lambda d, t: calls.append((d, t)), 10)
+    reader = ReadProgress(io.BytesIO(b"x" * 10), lambda d, t: calls.append((d, t)), 10)
     assert reader.seekable()
     assert reader.read(4) == b"xxxx"
     assert reader.read(100) == b"x" * 6

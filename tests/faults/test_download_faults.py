@@ -29,7 +29,7 @@ from imgcompat.core.errors import (
 )
 from imgcompat.core.integrity import Verified
 from imgcompat.core.model import Image
-from imgcompat.shell import transfer
+from imgcompat.shell import sinks
 from imgcompat.shell.aclient import AsyncImageClient
 from imgcompat.shell.client import ImageClient
 from tests.faults.faultkit import DATA, SIZE, Glance, leftovers
@@ -274,10 +274,10 @@ def test_disk_full_file_object(g: Glance) -> None:
 def test_disk_full_path_cleans_up(
     g: Glance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = transfer._FdSink.write
+    real = sinks.FdSink.write
     written = 0
 
-    def filling(self: transfer._FdSink, parts: list[bytes]) -> None:
+    def filling(self: sinks.FdSink, parts: list[bytes]) -> None:
         nonlocal written
         n = sum(map(len, parts))
         if written + n > 3_000_000:
@@ -285,7 +285,7 @@ def test_disk_full_path_cleans_up(
         written += n
         real(self, parts)
 
-    monkeypatch.setattr(transfer._FdSink, "write", filling)
+    monkeypatch.setattr(sinks.FdSink, "write", filling)
     dest = tmp_path / "image.raw"
     dest.write_bytes(b"previous")
     with client(g) as c, pytest.raises(OSError, match="No space") as info:

@@ -12,19 +12,17 @@ from hypothesis import strategies as st
 from imgcompat import (
     ImgcompatError,
     InvalidRecord,
-    choose_version,
-    error_for,
     filters_for,
     from_seam_dict,
     from_v1_headers,
     from_v1_json,
-    from_v1_json_list,
     from_v2,
-    from_v2_list,
-    normalize_endpoint,
     to_v1_headers,
 )
+from imgcompat.core.discovery import choose_version, normalize_endpoint
+from imgcompat.core.errors import error_for
 from imgcompat.core.model import Image
+from imgcompat.core.seam import from_v1_json_list, from_v2_list
 from imgcompat.core.v1 import v1image_to_v1_headers, v1image_to_v1_json
 from imgcompat.core.v2 import v2image_to_v2_json
 from tests.property.strategies import v1_images, v2_images

@@ -13,9 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from imgcompat.core.download import DownloadOptions
 from imgcompat.core.errors import ChecksumMismatch, SizeMismatch, TransferInterrupted
 from imgcompat.core.integrity import Expected
-from imgcompat.shell.transfer import download_to_file, iter_download, upload_source
+from imgcompat.shell.download import download
+from imgcompat.shell.upload import UploadOptions, upload_source
 
 
 class Stream:
@@ -87,8 +89,9 @@ def test_download_delivers_exact_verified_bytes(data: bytes, f: dict[str, Any]) 
             return False
 
     out = io.BytesIO() if seekable else Unseekable()
-    result = download_to_file(server.open, expected, out, image_id="i", chunk_size=buf_chunk,
-                              resumable=ranges, parallel=parallel)
+    result = download(server.open, expected, into=out,
+                      options=DownloadOptions(image_id="i", chunk_size=buf_chunk, resumable=ranges,
+                                              parallel=parallel))
     assert out.getvalue() == data
     assert set(result.checked) == {"md5", "sha512"}
     assert len(server.asked) == server.fired + 1
@@ -117,7 +120,8 @@ def test_any_flipped_byte_is_caught_and_never_fully_handed_out(
     got = bytearray()
 
     def consume() -> None:
-        for piece in iter_download(server.open, expected, image_id="i", chunk_size=buf_chunk):
+        for piece in download(server.open, expected,
+                              options=DownloadOptions(image_id="i", chunk_size=buf_chunk)):
             got.extend(piece)
 
     with pytest.raises(ChecksumMismatch):
@@ -138,7 +142,7 @@ def test_upload_source_reads_exact_bytes_and_digests(
     chunk_size = max(chunk_size, len(data) // 200 + 1)
     source_data: Any = {"iter": iter(pieces), "bytes": data, "file": io.BytesIO(data)}[kind]
     source = upload_source(source_data, len(data) if declare else None,
-                           chunk_size=chunk_size)
+                           options=UploadOptions(chunk_size=chunk_size))
     chunks = list(source.iter_chunks())
     assert b"".join(chunks) == data
     assert all(len(c) >= chunk_size for c in chunks[:-1])
@@ -155,7 +159,7 @@ def test_upload_wrong_declared_size_always_raises(pieces: list[bytes], delta: in
     declared = len(data) + delta
     if declared < 0:
         return
-    source = upload_source(iter(pieces), declared, chunk_size=100)
+    source = upload_source(iter(pieces), declared, options=UploadOptions(chunk_size=100))
     with pytest.raises(SizeMismatch):
         for _ in source.iter_chunks():
             pass

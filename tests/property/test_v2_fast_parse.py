@@ -16,12 +16,12 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imgcompat import from_v2, from_v2_list
+from imgcompat import from_v2
 from imgcompat.core.fields import BY_V2_KEY
 from imgcompat.core.immutable import FrozenDict
 from imgcompat.core.model import V2Image
 from imgcompat.core.schema import inlined_schema
-from imgcompat.core.seam import _wire_to_image
+from imgcompat.core.seam import _wire_to_image, from_v2_list
 from imgcompat.core.translate import v2_to_image
 from imgcompat.core.v2 import (
     _v2image_reference,

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from imgcompat import Api, InvalidRecord, VersionNotAvailable, choose_version, normalize_endpoint
+from imgcompat import Api, InvalidRecord
+from imgcompat.core.discovery import choose_version, normalize_endpoint
+from imgcompat.core.errors import VersionNotAvailable
 
 
 def _doc(*entries: tuple[str, str], href: str = "http://glance:9292") -> dict[str, Any]:

@@ -49,7 +49,7 @@ def test_every_error_is_an_imgcompat_error(kind: type[Exception]) -> None:
 def test_public_names() -> None:
     for name in ("ImgcompatError", "ImageNotFound", "ImageNotAuthorized", "ImageBadRequest",
                  "Conflict", "ImageQuotaExceeded", "ChecksumMismatch", "ImageUnacceptable",
-                 "ConnectionFailed", "InvalidRecord", "error_for"):
+                 "ConnectionFailed", "InvalidRecord"):
         assert getattr(imgcompat, name) is getattr(errors, name)
     assert ImageChecksumMismatch is ChecksumMismatch
     assert issubclass(InvalidRecord, ValueError)
@@ -157,3 +157,20 @@ def test_real_server_error_samples(samples_dir: object) -> None:
     body = listing.get("body_text", listing.get("body"))
     body = json.dumps(body) if isinstance(body, dict) else body
     assert type(error_for(400, body, None)) is Invalid
+
+
+def test_a_record_error_blamed_on_the_server_keeps_what_the_parser_said() -> None:
+    parsed = errors.InvalidRecord("must be an integer (got 'x')", field="size")
+    blamed = errors.InvalidServerRecord.from_record(parsed, image_id=IMAGE, status=200)
+    assert isinstance(blamed, errors.InvalidRecord)
+    assert isinstance(blamed, errors.InvalidResponse)
+    assert (blamed.message, blamed.field) == (parsed.message, "size")
+    assert (blamed.image_id, blamed.status) == (IMAGE, 200)
+    assert str(blamed) == f"image {IMAGE}: size: must be an integer (got 'x') (HTTP 200)"
+    unnamed = errors.InvalidServerRecord.from_record(errors.InvalidRecord("bad"))
+    assert (unnamed.message, unnamed.field, unnamed.image_id, unnamed.status) == (
+        "bad", None, None, None)
+    # What the record already carried wins over the call's guess.
+    own = errors.InvalidRecord("bad", field="id", image_id="other", status=201)
+    kept = errors.InvalidServerRecord.from_record(own, image_id=IMAGE, status=200)
+    assert (kept.message, kept.image_id, kept.status) == ("id: bad", "other", 201)

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from imgcompat.core import plan
-from imgcompat.core.discovery import VersionChoice
+from imgcompat.core.discovery import VersionChoice, choose_version
 from imgcompat.core.enums import Api
 from imgcompat.core.errors import (
     Forbidden,
     ImageNotAuthorized,
     ImageNotFound,
     InvalidRecord,
+    InvalidResponse,
+    InvalidServerRecord,
     NotFound,
     UnexpectedResponse,
 )
 from imgcompat.core.model import Image
 from imgcompat.core.plan import Failure, Pager, Request, Response
+from imgcompat.core.seam import from_v1_headers, from_v1_json_list, from_v2, from_v2_list
 
 V1 = VersionChoice(Api.V1, 1, "http://g", "test")
 V2 = VersionChoice(Api.V2, 17, "http://g", "test")
@@ -244,3 +248,110 @@ def test_downloads_of_images_without_data_are_refused_up_front() -> None:
     with pytest.raises(ImageUnacceptable):
         plan.check_downloadable(Image(id=ID, status="queued"))
     assert plan.check_downloadable(Image(id=ID, status="active")).id == ID
+
+
+# --------------------------------------------------------------------------- server answers
+
+
+def _codec_error(parse: Any, arg: Any) -> InvalidRecord:
+    with pytest.raises(InvalidRecord) as info:
+        parse(arg)
+    assert type(info.value) is InvalidRecord
+    return info.value
+
+
+def _assert_blames_server(exc: BaseException, codec: InvalidRecord, *, image_id: str | None,
+                          status: int) -> None:
+    assert isinstance(exc, InvalidServerRecord)
+    assert isinstance(exc, InvalidRecord)
+    assert isinstance(exc, InvalidResponse)
+    assert (exc.message, exc.field) == (codec.message, codec.field)
+    assert (exc.image_id, exc.status) == (image_id, status)
+
+
+def test_a_broken_v2_record_is_the_servers_fault() -> None:
+    doc = _v2_image(ID, size="big")
+    codec = _codec_error(from_v2, doc)
+    with pytest.raises(InvalidResponse) as info:
+        plan.judge_image(V2, plan.show_request(V2, ID), _json(200, doc))
+    _assert_blames_server(info.value, codec, image_id=ID, status=200)
+
+
+def test_a_broken_v1_header_is_the_servers_fault() -> None:
+    headers = (("x-image-meta-id", ID), ("x-image-meta-size", "abc"))
+    codec = _codec_error(from_v1_headers, headers)
+    with pytest.raises(InvalidRecord) as info:  # still an InvalidRecord for older callers
+        plan.judge_show(V1, plan.show_request(V1, ID), Response(200, headers))
+    _assert_blames_server(info.value, codec, image_id=ID, status=200)
+
+
+@pytest.mark.parametrize(("choice", "doc", "parse"), [
+    (V2, {"images": [_v2_image(ID, id=5)]}, from_v2_list),
+    (V1, {"images": [{"id": ID, "size": "x"}]}, from_v1_json_list),
+])
+def test_a_broken_page_is_the_servers_fault(choice: VersionChoice, doc: dict[str, Any],
+                                            parse: Any) -> None:
+    codec = _codec_error(parse, doc)
+    with pytest.raises(InvalidResponse) as info:
+        plan.start_listing(choice).feed(_json(200, doc))
+    _assert_blames_server(info.value, codec, image_id=None, status=200)
+
+
+@pytest.mark.parametrize("doc", [
+    {"versions": "none"},
+    {"versions": [{"id": "v2.3", "status": "CURRENT", "links": []}]},  # no URL at all
+])
+def test_a_broken_versions_document_is_the_servers_fault(doc: dict[str, Any]) -> None:
+    codec = _codec_error(lambda d: choose_version(d, None, endpoint=""), doc)
+    with pytest.raises(InvalidResponse) as info:
+        plan.judge_versions(_json(300, doc), None, endpoint="")
+    _assert_blames_server(info.value, codec, image_id=None, status=300)
+
+
+@pytest.mark.parametrize("choice", [V1, V2])
+def test_a_created_id_that_cannot_be_a_path_is_the_servers_fault(
+        choice: VersionChoice) -> None:
+    answer = ({"image": {"id": "../x", "name": "n", "status": "queued", "is_public": False,
+                         "protected": False, "deleted": False, "size": 0, "properties": {}}}
+              if choice.api is Api.V1 else _v2_image("../x", status="queued"))
+    op = plan.create_op(choice, Image(name="n"), activate_empty=False)
+    assert isinstance(next(op), Request)
+    with pytest.raises(InvalidServerRecord) as info:
+        op.send(_json(201, answer))
+    assert (info.value.field, info.value.status) == ("id", 201)
+
+
+def test_the_callers_own_mistakes_stay_plain_invalid_records() -> None:
+    mistakes: tuple[Callable[[], object], ...] = (
+        lambda: plan.start_listing(V2, limit=-1),
+        lambda: plan.show_request(V1, "../etc"),
+        lambda: plan.start_listing(V2, marker="a/b"))
+    for mistake in mistakes:
+        with pytest.raises(InvalidRecord) as info:
+            mistake()
+        assert not isinstance(info.value, InvalidResponse)
+
+
+@pytest.mark.parametrize("body", [b'{"id": ', b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000])
+def test_an_answer_that_is_not_json_is_an_invalid_response(body: bytes) -> None:
+    failures: list[Callable[[], object]] = [
+        lambda: plan.judge_image(V2, plan.show_request(V2, ID), Response(200, (), body)),
+        lambda: plan.start_listing(V2).feed(Response(200, (), body)),
+        lambda: plan.judge_versions(Response(300, (), body), None, endpoint="http://g"),
+    ]
+    for fail in failures:
+        with pytest.raises(UnexpectedResponse) as info:
+            fail()
+        assert isinstance(info.value, InvalidResponse)
+        assert not isinstance(info.value, InvalidRecord)
+
+
+@pytest.mark.parametrize("schema", [{"properties": []}, {"properties": {"disk_format": 1}},
+                                    {"properties": {"disk_format": {"enum": 7}}}])
+def test_an_unreadable_image_schema_is_an_invalid_response(schema: dict[str, Any]) -> None:
+    op = plan.create_op(V2, Image(name="n", size=0))
+    step = next(op)
+    assert isinstance(step, Request)
+    assert step.path == "/v2/schemas/image"
+    with pytest.raises(UnexpectedResponse):
+        op.send(_json(200, schema))

@@ -49,15 +49,46 @@ T = datetime(2016, 6, 21, 3, 22, 20, tzinfo=UTC)
 )
 def test_filter_rules(filters: dict[str, Any], v1: list[tuple[str, str]],
                       v2: list[tuple[str, str]]) -> None:
-    assert list(filters_for(Api.V1, filters).params) == v1
+    assert list(filters_for(Api.V1, filters).params) == with_v1_default(v1)
     assert list(filters_for("2", filters).params) == v2
+
+
+def with_v1_default(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A v1 listing that names no is_public asks for every project's images (as v2 shows)."""
+    if any(key == "is_public" for key, _ in params):
+        return params
+    return [*params, ("is_public", "None")]
+
+
+def test_v1_listing_without_is_public_shows_every_project() -> None:
+    assert filters_for("1", {}).params == (("is_public", "None"),)
+    assert filters_for("v1", {"name": "x"}).params == (("name", "x"), ("is_public", "None"))
+    assert filters_for("1", {"is_public": False}).params == (("is_public", "False"),)
+    assert filters_for("2", {}).params == ()
+
+
+@pytest.mark.parametrize("spelling", [1, 2, "1", "2", "v1", "v2", "V2", "2.0", "1.0", "v2.15",
+                                      " 2 "])
+def test_api_versions_as_users_spell_them(spelling: Any) -> None:
+    expected = Api.V1 if str(spelling).strip().lower().lstrip("v").startswith("1") else Api.V2
+    assert filters_for(spelling, {}).params == (() if expected is Api.V2
+                                               else (("is_public", "None"),))
+
+
+@pytest.mark.parametrize("spelling", ["3", "v3", "", "two", "2.x", True, 2.0, None, "v", "12"])
+def test_unknown_api_spelling_lists_the_known_ones(spelling: Any) -> None:
+    with pytest.raises(InvalidRecord) as info:
+        filters_for(spelling, {})
+    assert info.value.field == "version"
+    assert "v2" in str(info.value)
+    assert "2.0" in str(info.value)
 
 
 @pytest.mark.parametrize("key", ["changes-since", "changes_since"])
 @pytest.mark.parametrize("value", [T, "2016-06-21T03:22:20Z", "2016-06-21T03:22:20.000000"])
 def test_changes_since(key: str, value: Any) -> None:
     v1 = filters_for("1", {key: value})
-    assert v1.params == (("changes-since", "2016-06-21T03:22:20.000000"),)
+    assert v1.params == (("changes-since", "2016-06-21T03:22:20.000000"), ("is_public", "None"))
     assert v1.losses == ()
     assert v1.strictly_after is None
     v2 = filters_for("2", {key: value})
@@ -81,14 +112,14 @@ def test_tags() -> None:
     assert filters_for("2", {"tag": ["a", "b"]}).params == (("tag", "a"), ("tag", "b"))
     assert filters_for("2", {"tags": "a"}).params == (("tag", "a"),)
     v1 = filters_for("1", {"tag": "a"})
-    assert v1.params == ()
+    assert v1.params == (("is_public", "None"),)
     assert [loss.field for loss in v1.losses] == ["tag"]
 
 
 @pytest.mark.parametrize(
     ("visibility", "params", "lossy"),
     [("public", [("is_public", "True")], False), ("private", [("is_public", "False")], False),
-     ("shared", [], True), ("community", [], True)],
+     ("shared", [("is_public", "None")], True), ("community", [("is_public", "None")], True)],
 )
 def test_visibility_on_v1(visibility: str, params: list[tuple[str, str]], lossy: bool) -> None:
     plan = filters_for("1", {"visibility": visibility})

@@ -9,17 +9,9 @@ from typing import Any
 
 import pytest
 
-from imgcompat import (
-    InvalidRecord,
-    choose_version,
-    from_v1_json,
-    from_v1_json_list,
-    from_v2,
-    from_v2_list,
-    to_seam_dict,
-    to_v2,
-)
-from imgcompat.core.seam import from_seam_dict
+from imgcompat import InvalidRecord, from_v1_json, from_v2, to_seam_dict, to_v2
+from imgcompat.core.discovery import choose_version
+from imgcompat.core.seam import from_seam_dict, from_v1_json_list, from_v2_list
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 REAL = sorted((SAMPLES / "glance-v2-real").glob("*.json"))

@@ -23,8 +23,7 @@ CONTRACT_KEYS = {"id", "name", "status", "is_public", "visibility", "protected",
 def test_public_api() -> None:
     for name in ("Image", "V1Image", "V2Image", "Loss", "from_v1_headers", "to_v1_headers",
                  "from_v1_json", "from_v2", "to_v2", "v2_patch", "v1_update_headers",
-                 "to_seam_dict", "from_seam_dict", "filters_for", "choose_version",
-                 "error_for"):
+                 "to_seam_dict", "from_seam_dict", "filters_for"):
         assert name in imgcompat.__all__
         assert hasattr(imgcompat, name)
 

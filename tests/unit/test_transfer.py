@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from imgcompat.core.download import Batcher, DownloadOptions
 from imgcompat.core.errors import (
     ChecksumMismatch,
     ImageUnacceptable,
@@ -26,17 +27,9 @@ from imgcompat.core.errors import (
 )
 from imgcompat.core.integrity import Expected
 from imgcompat.core.model import Image
-from imgcompat.shell import transfer
-from imgcompat.shell.transfer import (
-    adownload_to_file,
-    adownload_to_path,
-    aiter_download,
-    check_uploaded,
-    download_to_file,
-    download_to_path,
-    iter_download,
-    upload_source,
-)
+from imgcompat.shell import sinks
+from imgcompat.shell.download import adownload, download
+from imgcompat.shell.upload import UploadOptions, UploadSource, check_uploaded, upload_source
 
 DATA = os.urandom(300_000)
 MD5 = hashlib.md5(DATA).hexdigest()
@@ -145,9 +138,9 @@ def test_path_download_writes_verified_bytes_and_no_temp(tmp_path: Path) -> None
     server = FakeServer()
     seen: list[tuple[int, int | None]] = []
     dest = tmp_path / "image.raw"
-    result = download_to_path(server.open, EXPECTED, dest, image_id="i",
-                              progress=lambda done, total: seen.append((done, total)),
-                              chunk_size=64 * 1024)
+    result = download(server.open, EXPECTED, into=dest, options=DownloadOptions(
+        image_id="i", progress=lambda done, total: seen.append((done, total)),
+        chunk_size=64 * 1024))
     assert dest.read_bytes() == DATA
     assert dict(result.checked) == {"md5": MD5, "sha512": SHA512}
     assert leftovers(tmp_path) == []
@@ -159,7 +152,7 @@ def test_path_download_writes_verified_bytes_and_no_temp(tmp_path: Path) -> None
 
 def test_path_download_file_mode_follows_umask(tmp_path: Path) -> None:
     dest = tmp_path / "image.raw"
-    download_to_path(FakeServer().open, EXPECTED, dest, image_id="i")
+    download(FakeServer().open, EXPECTED, into=dest, options=DownloadOptions(image_id="i"))
     umask = os.umask(0o022)
     os.umask(umask)
     assert dest.stat().st_mode & 0o777 == 0o666 & ~umask
@@ -169,8 +162,8 @@ def test_path_download_file_mode_follows_umask(tmp_path: Path) -> None:
 def test_resume_with_range_after_drops(tmp_path: Path, parallel: bool) -> None:
     server = FakeServer(cuts=[50_000, 70_001, 33])
     dest = tmp_path / "image.raw"
-    result = download_to_path(server.open, EXPECTED, dest, image_id="i",
-                              chunk_size=16 * 1024, parallel=parallel)
+    result = download(server.open, EXPECTED, into=dest, options=DownloadOptions(
+        image_id="i", chunk_size=16 * 1024, parallel=parallel))
     assert dest.read_bytes() == DATA
     assert result.verified
     assert server.asked == [0, 50_000, 120_001, 120_034]
@@ -180,7 +173,8 @@ def test_resume_with_range_after_drops(tmp_path: Path, parallel: bool) -> None:
 def test_server_ignoring_range_restarts_cleanly(tmp_path: Path) -> None:
     server = FakeServer(cuts=[100_000], ignore_range={1})
     dest = tmp_path / "image.raw"
-    download_to_path(server.open, EXPECTED, dest, image_id="i", chunk_size=32 * 1024)
+    download(server.open, EXPECTED, into=dest,
+             options=DownloadOptions(image_id="i", chunk_size=32 * 1024))
     assert server.asked == [0, 100_000]
     assert dest.read_bytes() == DATA
 
@@ -189,8 +183,9 @@ def test_v1_restarts_from_zero_without_range(tmp_path: Path) -> None:
     server = FakeServer(cuts=[100_000, 200_000], v1=True)
     progress: list[int] = []
     dest = tmp_path / "image.raw"
-    download_to_path(server.open, EXPECTED, dest, image_id="i", resumable=False,
-                     progress=lambda d, _t: progress.append(d), chunk_size=50_000)
+    download(server.open, EXPECTED, into=dest, options=DownloadOptions(
+        image_id="i", resumable=False, progress=lambda d, _t: progress.append(d),
+        chunk_size=50_000))
     assert server.asked == [0, 0, 0]
     assert dest.read_bytes() == DATA
     assert 0 in progress[1:]  # the bar went back to zero on the restart
@@ -201,7 +196,8 @@ def test_resumes_are_bounded_and_temp_removed(tmp_path: Path) -> None:
     dest = tmp_path / "image.raw"
     dest.write_bytes(b"previous image")
     with pytest.raises(TransferInterrupted) as info:
-        download_to_path(server.open, EXPECTED, dest, image_id="i", max_resumes=2)
+        download(server.open, EXPECTED, into=dest,
+                 options=DownloadOptions(image_id="i", max_resumes=2))
     assert server.asked == [0, 10, 30]  # cuts count from the start of each body
     assert info.value.offset == 60
     assert dest.read_bytes() == b"previous image"
@@ -212,7 +208,8 @@ def test_corrupt_bytes_raise_and_leave_destination_untouched(tmp_path: Path) -> 
     dest = tmp_path / "image.raw"
     dest.write_bytes(b"previous image")
     with pytest.raises(ChecksumMismatch) as info:
-        download_to_path(FakeServer(corrupt=True).open, EXPECTED, dest, image_id="i")
+        download(FakeServer(corrupt=True).open, EXPECTED, into=dest,
+                 options=DownloadOptions(image_id="i"))
     assert info.value.expected == MD5
     assert info.value.actual != MD5
     assert dest.read_bytes() == b"previous image"
@@ -222,20 +219,22 @@ def test_corrupt_bytes_raise_and_leave_destination_untouched(tmp_path: Path) -> 
 def test_missing_destination_stays_missing_on_failure(tmp_path: Path) -> None:
     dest = tmp_path / "image.raw"
     with pytest.raises(ChecksumMismatch):
-        download_to_path(FakeServer(corrupt=True).open, EXPECTED, dest, image_id="i")
+        download(FakeServer(corrupt=True).open, EXPECTED, into=dest,
+                 options=DownloadOptions(image_id="i"))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_204_is_unacceptable_and_cleans_up(tmp_path: Path) -> None:
     with pytest.raises(ImageUnacceptable):
-        download_to_path(FakeServer(status=204).open, EXPECTED, tmp_path / "x", image_id="i")
+        download(FakeServer(status=204).open, EXPECTED, into=tmp_path / "x",
+                 options=DownloadOptions(image_id="i"))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_content_md5_contradicting_record_fails_before_writing(tmp_path: Path) -> None:
     server = FakeServer(headers={"content-md5": "0" * 32})
     with pytest.raises(ChecksumMismatch):
-        download_to_path(server.open, EXPECTED, tmp_path / "x", image_id="i")
+        download(server.open, EXPECTED, into=tmp_path / "x", options=DownloadOptions(image_id="i"))
     assert server.sent == 0
     assert list(tmp_path.iterdir()) == []
 
@@ -243,7 +242,7 @@ def test_content_md5_contradicting_record_fails_before_writing(tmp_path: Path) -
 def test_content_length_contradicting_record_fails_early(tmp_path: Path) -> None:
     server = FakeServer(headers={"content-length": str(len(DATA) + 1)})
     with pytest.raises(SizeMismatch):
-        download_to_path(server.open, EXPECTED, tmp_path / "x", image_id="i")
+        download(server.open, EXPECTED, into=tmp_path / "x", options=DownloadOptions(image_id="i"))
     assert server.sent == 0
 
 
@@ -252,7 +251,8 @@ def test_more_bytes_than_the_record_stop_at_once(tmp_path: Path) -> None:
                         headers={"content-md5": "", "content-length": ""})
     exp = Expected(len(DATA), MD5)
     with pytest.raises(SizeMismatch):
-        download_to_path(server.open, exp, tmp_path / "x", image_id="i", chunk_size=4096)
+        download(server.open, exp, into=tmp_path / "x",
+                 options=DownloadOptions(image_id="i", chunk_size=4096))
     assert server.sent < len(DATA) + 3 * 4096
     assert list(tmp_path.iterdir()) == []
 
@@ -266,7 +266,7 @@ def test_short_clean_body_is_treated_as_a_drop(tmp_path: Path) -> None:
             return stream
 
     server = Truncating()
-    download_to_path(server.open, EXPECTED, tmp_path / "x", image_id="i")
+    download(server.open, EXPECTED, into=tmp_path / "x", options=DownloadOptions(image_id="i"))
     assert server.asked == [0, 1000]
     assert (tmp_path / "x").read_bytes() == DATA
 
@@ -274,19 +274,21 @@ def test_short_clean_body_is_treated_as_a_drop(tmp_path: Path) -> None:
 def test_unexpected_content_range_raises(tmp_path: Path) -> None:
     server = FakeServer(cuts=[10], headers={"content-range": "bytes 0-9/10"})
     with pytest.raises((UnexpectedTransferResponse, SizeMismatch)):
-        download_to_path(server.open, EXPECTED, tmp_path / "x", image_id="i")
+        download(server.open, EXPECTED, into=tmp_path / "x", options=DownloadOptions(image_id="i"))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_no_checksum_downloads_but_says_not_verified(tmp_path: Path) -> None:
     server = FakeServer(v1=True, headers={"x-image-meta-checksum": ""})
-    result = download_to_path(server.open, Expected(), tmp_path / "x", image_id="i")
+    result = download(server.open, Expected(), into=tmp_path / "x",
+                      options=DownloadOptions(image_id="i"))
     assert not result.verified
     assert result.size == len(DATA)
 
 
 def test_checksum_learned_from_response_headers(tmp_path: Path) -> None:
-    result = download_to_path(FakeServer().open, Expected(), tmp_path / "x", image_id="i")
+    result = download(FakeServer().open, Expected(), into=tmp_path / "x",
+                      options=DownloadOptions(image_id="i"))
     assert dict(result.checked) == {"md5": MD5}
 
 
@@ -299,11 +301,12 @@ def test_disk_full_on_path_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyP
         if written > 100_000:
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(transfer._FdSink, "write", full)
+    monkeypatch.setattr(sinks.FdSink, "write", full)
     dest = tmp_path / "image.raw"
     dest.write_bytes(b"old")
     with pytest.raises(OSError, match="No space") as info:
-        download_to_path(FakeServer().open, EXPECTED, dest, image_id="i", chunk_size=32768)
+        download(FakeServer().open, EXPECTED, into=dest,
+                 options=DownloadOptions(image_id="i", chunk_size=32768))
     assert info.value.errno == errno.ENOSPC
     assert dest.read_bytes() == b"old"
     assert leftovers(tmp_path) == []
@@ -313,17 +316,19 @@ def test_path_download_drops_written_pages_behind_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[int, int, int]] = []
-    monkeypatch.setattr(transfer, "DROP_BEHIND", 64 * 1024)
-    monkeypatch.setattr(transfer, "_fadvise", lambda fd, off, n, advice: calls.append(
+    monkeypatch.setattr(sinks, "DROP_BEHIND", 64 * 1024)
+    monkeypatch.setattr(sinks, "_fadvise", lambda fd, off, n, advice: calls.append(
         (off, n, advice)))
     dest = tmp_path / "image.raw"
-    download_to_path(FakeServer().open, EXPECTED, dest, image_id="i", chunk_size=32 * 1024)
+    download(FakeServer().open, EXPECTED, into=dest,
+             options=DownloadOptions(image_id="i", chunk_size=32 * 1024))
     assert dest.read_bytes() == DATA
     assert len(calls) >= 3
     assert set(calls) == {(0, 0, os.POSIX_FADV_DONTNEED)}
-    monkeypatch.setattr(transfer, "DROP_BEHIND", 0)
+    monkeypatch.setattr(sinks, "DROP_BEHIND", 0)
     calls.clear()
-    download_to_path(FakeServer().open, EXPECTED, dest, image_id="i", chunk_size=32 * 1024)
+    download(FakeServer().open, EXPECTED, into=dest,
+             options=DownloadOptions(image_id="i", chunk_size=32 * 1024))
     assert calls == []
 
 
@@ -344,7 +349,7 @@ def test_writev_handles_short_writes_and_many_parts(
     path = tmp_path / "out"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT)
     try:
-        transfer._writev_all(fd, parts)
+        sinks.writev_all(fd, parts)
     finally:
         os.close(fd)
     assert path.read_bytes() == b"".join(parts)
@@ -352,7 +357,7 @@ def test_writev_handles_short_writes_and_many_parts(
 
 
 def test_small_network_pieces_are_joined_large_ones_are_not() -> None:
-    gatherer = transfer._Gatherer(100_000)
+    gatherer = Batcher(100_000)
     big = b"B" * 40_000
     assert gatherer.add(b"a" * 10) is None
     assert gatherer.add(big) is None
@@ -373,8 +378,8 @@ def test_keyboard_interrupt_mid_stream_cleans_up(tmp_path: Path) -> None:
     dest = tmp_path / "image.raw"
     dest.write_bytes(b"old")
     with pytest.raises(KeyboardInterrupt):
-        download_to_path(server.open, EXPECTED, dest, image_id="i", progress=stop,
-                         chunk_size=16384)
+        download(server.open, EXPECTED, into=dest,
+                 options=DownloadOptions(image_id="i", progress=stop, chunk_size=16384))
     assert dest.read_bytes() == b"old"
     assert leftovers(tmp_path) == []
     assert server.closed == server.open_count
@@ -383,14 +388,15 @@ def test_keyboard_interrupt_mid_stream_cleans_up(tmp_path: Path) -> None:
 def test_missing_directory_fails_before_any_request(tmp_path: Path) -> None:
     server = FakeServer()
     with pytest.raises(FileNotFoundError):
-        download_to_path(server.open, EXPECTED, tmp_path / "no" / "x", image_id="i")
+        download(server.open, EXPECTED, into=tmp_path / "no" / "x",
+                 options=DownloadOptions(image_id="i"))
     assert server.asked == []
 
 
 def test_bad_chunk_size_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="chunk_size"):
-        download_to_path(FakeServer().open, EXPECTED, tmp_path / "x", image_id="i",
-                         chunk_size=0)
+        download(FakeServer().open, EXPECTED, into=tmp_path / "x",
+                 options=DownloadOptions(image_id="i", chunk_size=0))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -416,8 +422,8 @@ class DiskFull(io.RawIOBase):
 def test_file_target_disk_full_raises_enospc() -> None:
     server = FakeServer()
     with pytest.raises(OSError, match="No space") as info:
-        download_to_file(server.open, EXPECTED, DiskFull(100_000),  # type: ignore[arg-type]
-                         image_id="i", chunk_size=16384)
+        download(server.open, EXPECTED, into=DiskFull(100_000),
+                 options=DownloadOptions(image_id="i", chunk_size=16384))
     assert info.value.errno == errno.ENOSPC
     assert server.closed == server.open_count
 
@@ -426,7 +432,8 @@ def test_seekable_file_is_rewound_on_restart() -> None:
     buf = io.BytesIO(b"HEADER")
     buf.seek(6)
     server = FakeServer(cuts=[120_000], ignore_range={1})
-    download_to_file(server.open, EXPECTED, buf, image_id="i", chunk_size=10_000)
+    download(server.open, EXPECTED, into=buf,
+             options=DownloadOptions(image_id="i", chunk_size=10_000))
     assert buf.getvalue() == b"HEADER" + DATA
 
 
@@ -451,7 +458,8 @@ class Pipe(io.RawIOBase):
 def test_unseekable_file_skips_repeated_bytes_and_short_writes_are_completed() -> None:
     pipe = Pipe()
     server = FakeServer(cuts=[120_000], ignore_range={1})
-    download_to_file(server.open, EXPECTED, pipe, image_id="i")  # type: ignore[arg-type]
+    download(server.open, EXPECTED, into=pipe,
+             options=DownloadOptions(image_id="i"))
     assert bytes(pipe.data) == DATA
 
 
@@ -460,7 +468,8 @@ def test_unseekable_file_skips_repeated_bytes_and_short_writes_are_completed() -
 
 def test_iterator_yields_exact_bytes_across_drops_and_ignored_range() -> None:
     server = FakeServer(cuts=[10_000, 5], ignore_range={1})
-    out = b"".join(iter_download(server.open, EXPECTED, image_id="i", chunk_size=7000))
+    out = b"".join(download(server.open, EXPECTED,
+                            options=DownloadOptions(image_id="i", chunk_size=7000)))
     assert out == DATA
     assert server.asked == [0, 10_000, 10_000]
 
@@ -469,8 +478,8 @@ def test_iterator_withholds_the_last_buffer_of_a_corrupt_image() -> None:
     got = bytearray()
 
     def consume() -> None:
-        for chunk in iter_download(FakeServer(corrupt=True).open, EXPECTED, image_id="i",
-                                   chunk_size=64 * 1024):
+        for chunk in download(FakeServer(corrupt=True).open, EXPECTED,
+                              options=DownloadOptions(image_id="i", chunk_size=64 * 1024)):
             got.extend(chunk)
 
     with pytest.raises(ChecksumMismatch):
@@ -480,7 +489,7 @@ def test_iterator_withholds_the_last_buffer_of_a_corrupt_image() -> None:
 
 def test_iterator_abandoned_early_closes_the_stream() -> None:
     server = FakeServer()
-    it = iter_download(server.open, EXPECTED, image_id="i", chunk_size=16384)
+    it = download(server.open, EXPECTED, options=DownloadOptions(image_id="i", chunk_size=16384))
     next(it)
     next(it)
     it.close()  # type: ignore[attr-defined]
@@ -490,7 +499,7 @@ def test_iterator_abandoned_early_closes_the_stream() -> None:
 
 def test_iterator_is_lazy() -> None:
     server = FakeServer()
-    iter_download(server.open, EXPECTED, image_id="i")
+    download(server.open, EXPECTED, options=DownloadOptions(image_id="i"))
     assert server.asked == []
 
 
@@ -500,8 +509,8 @@ def test_iterator_is_lazy() -> None:
 async def test_async_path_resume_and_restart(tmp_path: Path) -> None:
     server = FakeServer(cuts=[50_000, 70_000], ignore_range={2})
     dest = tmp_path / "image.raw"
-    result = await adownload_to_path(server.aopen, EXPECTED, dest, image_id="i",
-                                     chunk_size=20_000)
+    result = await adownload(server.aopen, EXPECTED, into=dest,
+                             options=DownloadOptions(image_id="i", chunk_size=20_000))
     assert dest.read_bytes() == DATA
     assert result.verified
     assert server.asked == [0, 50_000, 120_000]
@@ -512,8 +521,8 @@ async def test_async_corrupt_leaves_destination(tmp_path: Path, parallel: bool) 
     dest = tmp_path / "image.raw"
     dest.write_bytes(b"old")
     with pytest.raises(ChecksumMismatch):
-        await adownload_to_path(FakeServer(corrupt=True).aopen, EXPECTED, dest, image_id="i",
-                                parallel=parallel)
+        await adownload(FakeServer(corrupt=True).aopen, EXPECTED, into=dest,
+                        options=DownloadOptions(image_id="i", parallel=parallel))
     assert dest.read_bytes() == b"old"
     assert leftovers(tmp_path) == []
 
@@ -544,7 +553,8 @@ async def test_async_cancellation_mid_stream_cleans_up(tmp_path: Path) -> None:
     dest = tmp_path / "image.raw"
     dest.write_bytes(b"old")
     task = asyncio.create_task(
-        adownload_to_path(server.aopen, EXPECTED, dest, image_id="i", chunk_size=16384))
+        adownload(server.aopen, EXPECTED, into=dest,
+                  options=DownloadOptions(image_id="i", chunk_size=16384)))
     await asyncio.wait_for(reached.wait(), 10)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -559,19 +569,19 @@ async def test_async_cancellation_during_commit_never_half_commits(
 ) -> None:
     import threading
 
-    real = transfer._TempFile.commit
+    real = sinks.TempFile.commit
     entered = threading.Event()
 
-    def slow_commit(self: transfer._TempFile) -> None:
+    def slow_commit(self: sinks.TempFile) -> None:
         entered.set()
         threading.Event().wait(0.3)  # a long fsync
         real(self)
 
-    monkeypatch.setattr(transfer._TempFile, "commit", slow_commit)
+    monkeypatch.setattr(sinks.TempFile, "commit", slow_commit)
     dest = tmp_path / "image.raw"
     dest.write_bytes(b"old")
-    task = asyncio.create_task(adownload_to_path(FakeServer().aopen, EXPECTED, dest,
-                                                 image_id="i"))
+    task = asyncio.create_task(adownload(FakeServer().aopen, EXPECTED, into=dest,
+                                         options=DownloadOptions(image_id="i")))
     while not entered.is_set():
         await asyncio.sleep(0.01)
     task.cancel()
@@ -584,24 +594,27 @@ async def test_async_cancellation_during_commit_never_half_commits(
 async def test_async_file_and_iterator_targets() -> None:
     buf = io.BytesIO()
     server = FakeServer(cuts=[1234])
-    result = await adownload_to_file(server.aopen, EXPECTED, buf, image_id="i")
+    result = await adownload(server.aopen, EXPECTED, into=buf,
+                             options=DownloadOptions(image_id="i"))
     assert buf.getvalue() == DATA
     assert result.verified
-    parts = [c async for c in aiter_download(FakeServer(cuts=[99_999], ignore_range={1}).aopen,
-                                             EXPECTED, image_id="i", chunk_size=30_000)]
+    chunks = await adownload(FakeServer(cuts=[99_999], ignore_range={1}).aopen, EXPECTED,
+                             options=DownloadOptions(image_id="i", chunk_size=30_000))
+    parts = [c async for c in chunks]
     assert b"".join(parts) == DATA
 
 
 async def test_async_iterator_corrupt_raises() -> None:
     with pytest.raises(ChecksumMismatch):
-        async for _ in aiter_download(FakeServer(corrupt=True).aopen, EXPECTED, image_id="i"):
+        async for _ in await adownload(FakeServer(corrupt=True).aopen, EXPECTED,
+                                       options=DownloadOptions(image_id="i")):
             pass
 
 
 async def test_async_204_unacceptable(tmp_path: Path) -> None:
     with pytest.raises(ImageUnacceptable):
-        await adownload_to_path(FakeServer(status=204).aopen, EXPECTED, tmp_path / "x",
-                                image_id="i")
+        await adownload(FakeServer(status=204).aopen, EXPECTED, into=tmp_path / "x",
+                        options=DownloadOptions(image_id="i"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -625,19 +638,20 @@ def test_any_chunking_and_cuts_yield_exact_bytes(  # noqa: PLR0917 - one per str
     opts: dict[str, Any] = {"image_id": "i", "chunk_size": buf_chunk, "max_resumes": 3}
     if target == "path":
         d = tmp_path_factory.mktemp("dl")
-        result = download_to_path(server.open, EXPECTED, d / "x", **opts)
+        result = download(server.open, EXPECTED, into=d / "x", options=DownloadOptions(**opts))
         out = (d / "x").read_bytes()
         assert leftovers(d) == []
     elif target == "seekable":
         buf = io.BytesIO()
-        result = download_to_file(server.open, EXPECTED, buf, **opts)
+        result = download(server.open, EXPECTED, into=buf, options=DownloadOptions(**opts))
         out = buf.getvalue()
     elif target == "pipe":
         pipe = Pipe()
-        result = download_to_file(server.open, EXPECTED, pipe, **opts)  # type: ignore[arg-type]
+        result = download(server.open, EXPECTED, into=pipe,
+                          options=DownloadOptions(**opts))
         out = bytes(pipe.data)
     else:
-        out = b"".join(iter_download(server.open, EXPECTED, **opts))
+        out = b"".join(download(server.open, EXPECTED, options=DownloadOptions(**opts)))
         result = None
     assert out == DATA
     if result is not None:
@@ -652,7 +666,7 @@ def digests(data: bytes) -> tuple[str, str]:
     return hashlib.md5(data).hexdigest(), hashlib.sha512(data).hexdigest()
 
 
-def read_all(source: transfer.UploadSource) -> bytes:
+def read_all(source: UploadSource) -> bytes:
     return b"".join(source.iter_chunks())
 
 
@@ -662,7 +676,7 @@ def test_upload_from_path_bytes_and_file_rereadable(tmp_path: Path) -> None:
     fh = io.BytesIO(b"skip" + DATA)
     fh.seek(4)
     for data in (path, str(path), DATA, bytearray(DATA), memoryview(DATA), fh):
-        source = upload_source(data, chunk_size=65536)
+        source = upload_source(data, options=UploadOptions(chunk_size=65536))
         assert source.size == len(DATA)
         assert source.rewindable
         for _ in range(2):
@@ -672,7 +686,8 @@ def test_upload_from_path_bytes_and_file_rereadable(tmp_path: Path) -> None:
 
 
 def test_upload_from_iterator_is_one_shot() -> None:
-    source = upload_source(iter([DATA[:1000], DATA[1000:]]), chunk_size=65536)
+    source = upload_source(iter([DATA[:1000], DATA[1000:]]),
+                           options=UploadOptions(chunk_size=65536))
     assert (source.size, source.rewindable) == (None, False)
     assert read_all(source) == DATA
     assert source.size == len(DATA)
@@ -682,7 +697,7 @@ def test_upload_from_iterator_is_one_shot() -> None:
 
 
 def test_upload_partial_read_of_one_shot_cannot_be_retried() -> None:
-    source = upload_source(iter([DATA[:1000], DATA[1000:]]), chunk_size=100)
+    source = upload_source(iter([DATA[:1000], DATA[1000:]]), options=UploadOptions(chunk_size=100))
     it = source.iter_chunks()
     next(it)
     it.close()  # type: ignore[attr-defined]
@@ -714,7 +729,8 @@ def test_upload_sequence_iterable_is_rereadable() -> None:
 def test_upload_declared_size_is_enforced() -> None:
     with pytest.raises(SizeMismatch):
         upload_source(DATA, size=5)
-    long = upload_source(iter([b"x" * 100, b"y" * 100]), size=150, chunk_size=100)
+    long = upload_source(iter([b"x" * 100, b"y" * 100]), size=150,
+                         options=UploadOptions(chunk_size=100))
     it = long.iter_chunks()
     assert next(it) == b"x" * 100
     with pytest.raises(SizeMismatch):
@@ -730,7 +746,7 @@ def test_upload_rejects_bad_input() -> None:
     with pytest.raises(TypeError):
         read_all(upload_source(iter(["text"])))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="chunk_size"):
-        upload_source(DATA, chunk_size=0)
+        upload_source(DATA, options=UploadOptions(chunk_size=0))
 
 
 def test_upload_source_passes_through() -> None:
@@ -749,7 +765,7 @@ async def test_async_upload_sources(tmp_path: Path) -> None:
             yield DATA[i : i + 7777]
 
     for data in (path, DATA, agen()):
-        source = upload_source(data, chunk_size=50_000)
+        source = upload_source(data, options=UploadOptions(chunk_size=50_000))
         got = b"".join([c async for c in source.aiter_chunks()])
         assert got == DATA
         assert (source.md5, source.sha512) == digests(DATA)

@@ -16,10 +16,11 @@ from imgcompat.core.errors import (
     ServiceUnavailable,
     TransferInterrupted,
 )
+from imgcompat.core.identity import ANONYMOUS
 from imgcompat.core.plan import Request, Response
 from imgcompat.shell.auth import CallableToken, SessionAuth, StaticToken, make_auth, redact
-from imgcompat.shell.transfer import upload_source
 from imgcompat.shell.transport import AsyncTransport, Transport
+from imgcompat.shell.upload import upload_source
 
 TOKEN = "tok+en/secret=="
 
@@ -41,14 +42,14 @@ def test_the_token_is_sent_but_never_shown(caplog: pytest.LogCaptureFixture) -> 
 
     sender = _transport(handler)
     with caplog.at_level(logging.DEBUG, logger="imgcompat"):
-        response = sender.send(Request("GET", "/v2/images/x", image_id="x"))
+        response = sender.send(Request("GET", "/v2/images/x", image_id="x"), ANONYMOUS)
     assert response.status == 404
     assert all(r.headers["x-auth-token"] == TOKEN for r in seen)
     assert TOKEN not in caplog.text
     assert "***" in caplog.text
     assert TOKEN not in repr(sender)
     with pytest.raises(ImageNotFound) as info, sender.open_stream(
-            Request("GET", "/v2/images/x/file", image_id="x")):
+            Request("GET", "/v2/images/x/file", image_id="x"), 0, ANONYMOUS):
         pass
     assert TOKEN not in str(info.value)
 
@@ -62,7 +63,7 @@ def test_rotation_and_the_final_error() -> None:
 
     sender = _transport(handler, roots=("http://a", "http://b", "http://c"), num_retries=3)
     with pytest.raises(ConnectionFailed) as info:
-        sender.send(Request("GET", "/"))
+        sender.send(Request("GET", "/"), ANONYMOUS)
     assert hosts == ["a", "b", "c", "a"]
     assert info.value.servers == ("http://a", "http://b", "http://c")
     assert "4 attempts" in str(info.value)
@@ -77,11 +78,11 @@ def test_a_non_idempotent_request_is_not_replayed_without_an_answer() -> None:
 
     sender = _transport(handler)
     with pytest.raises(ConnectionFailed, match="not replayed"):
-        sender.send(Request("POST", "/v2/images", body=b"{}", idempotent=False))
+        sender.send(Request("POST", "/v2/images", body=b"{}", idempotent=False), ANONYMOUS)
     assert calls == ["POST"]
     calls.clear()
     with pytest.raises(ConnectionFailed):
-        sender.send(Request("GET", "/v2/images"))
+        sender.send(Request("GET", "/v2/images"), ANONYMOUS)
     assert calls == ["GET"] * 4  # an idempotent one is
 
 
@@ -94,12 +95,12 @@ def test_a_503_to_a_one_shot_upload_is_returned_not_replayed() -> None:
 
     sender = _transport(handler)
     upload = Request("PUT", "/v2/images/x/file", idempotent=False, image_id="x")
-    response = sender.send_stream(upload, upload_source(iter([b"ab", b"cd"])))
+    response = sender.send_stream(upload, upload_source(iter([b"ab", b"cd"])), ANONYMOUS)
     assert response.status == 503
     assert bodies == [b"abcd"]
     bodies.clear()
     with pytest.raises(ConnectionFailed):
-        sender.send_stream(upload, upload_source(b"abcd"))
+        sender.send_stream(upload, upload_source(b"abcd"), ANONYMOUS)
     assert bodies == [b"abcd"] * 4  # bytes can be produced again: replayed
 
 
@@ -113,8 +114,8 @@ def test_a_known_size_is_sent_as_content_length() -> None:
 
     sender = _transport(handler)
     upload = Request("PUT", "/v2/images/x/file", idempotent=False)
-    sender.send_stream(upload, upload_source(b"12345"))
-    sender.send_stream(upload, upload_source(iter([b"12345"])))
+    sender.send_stream(upload, upload_source(b"12345"), ANONYMOUS)
+    sender.send_stream(upload, upload_source(iter([b"12345"])), ANONYMOUS)
     assert headers[0]["content-length"] == "5"
     assert headers[1].get("transfer-encoding") == "chunked"
 
@@ -130,7 +131,7 @@ def test_a_broken_download_says_where_it_stopped() -> None:
                               stream=Broken())
 
     sender = _transport(handler)
-    with sender.open_stream(Request("GET", "/f", image_id="x"), offset=10) as stream:
+    with sender.open_stream(Request("GET", "/f", image_id="x"), 10, ANONYMOUS) as stream:
         chunks = stream.iter_chunks()
         assert next(chunks) == b"12345"
         with pytest.raises(TransferInterrupted) as info:
@@ -147,12 +148,12 @@ async def test_the_async_sender_retries_the_same_way() -> None:
 
     sender = AsyncTransport(("http://a", "http://b"), backoff=wait_none(),
                             transport=httpx.MockTransport(handler))
-    assert (await sender.send(Request("GET", "/"))).status == 200
+    assert (await sender.send(Request("GET", "/"), ANONYMOUS)).status == 200
     assert hosts == ["a", "b", "a"]
     hosts.clear()
     sender.num_retries = 0
     with pytest.raises(ConnectionFailed) as info:
-        await sender.send(Request("GET", "/x"))
+        await sender.send(Request("GET", "/x"), ANONYMOUS)
     assert isinstance(info.value.__cause__, Exception)
     await sender.aclose()
 

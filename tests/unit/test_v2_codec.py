@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from imgcompat import InvalidRecord, from_v2, from_v2_list
+from imgcompat import InvalidRecord, from_v2
 from imgcompat.core.enums import ContainerFormat, DiskFormat, Status, Visibility
 from imgcompat.core.model import Location, V2Image
+from imgcompat.core.seam import from_v2_list
 from imgcompat.core.v2 import v2_json_list_to_v2images, v2_json_to_v2image, v2image_to_v2_json
 
 ID = "985df77b-9844-478d-943c-c2e15fe354f3"

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from imgcompat.core.enums import Api
+from imgcompat.core.enums import Api, parse_api
 from imgcompat.core.errors import InvalidRecord, VersionNotAvailable
 from imgcompat.core.schema import validate
 
@@ -104,7 +104,7 @@ def _entries(document: Mapping[str, Any]) -> list[tuple[int, int, str, str]]:
 
 def choose_version(
     versions_document: Mapping[str, Any],
-    pin: Api | str | None = None,
+    pin: Api | str | int | None = None,
     *,
     endpoint: str | None = None,
 ) -> VersionChoice:
@@ -114,7 +114,7 @@ def choose_version(
     by minor, never by position. ``endpoint`` (the root that was asked) is used when an
     entry's href is missing; otherwise the href's root, path prefix kept, is used.
     """
-    wanted = Api(str(pin)) if pin is not None else None
+    wanted = parse_api(pin) if pin is not None else None
     entries = _entries(versions_document)
     majors = sorted({major for major, *_ in entries})
     for major in ([int(wanted.value)] if wanted else [2, 1]):

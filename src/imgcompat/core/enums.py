@@ -7,8 +7,11 @@ so ``Status("uploading_v3")`` works, compares equal to its text, and ``.known`` 
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Self
+
+from imgcompat.core.errors import InvalidRecord
 
 
 class OpenStrEnum(StrEnum):
@@ -89,3 +92,26 @@ class Api(StrEnum):
 
     V1 = "1"
     V2 = "2"
+
+
+#: How users spell an API version (in options, ``OS_IMAGE_API_VERSION``, the CLI).
+API_SPELLINGS = ("1", "2", "v1", "v2", "1.0", "2.0", "2.<minor>")
+_API_SPELLING = re.compile(r"^v?([12])(?:\.\d{1,3})?\Z")
+
+
+def parse_api(value: Api | str | int) -> Api:
+    """An API major from any usual spelling: ``1``, ``"2"``, ``"v2"``, ``"2.0"``, ``"v2.15"``.
+
+    One parser for every place a version is taken, so ``OS_IMAGE_API_VERSION=2`` and
+    ``version="v2"`` mean the same everywhere and a typo fails the same way.
+    """
+    if isinstance(value, Api):
+        return value
+    match = None
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        match = _API_SPELLING.match(str(value).strip().lower())
+    if match is None:
+        shown = repr(value)[:40]
+        raise InvalidRecord(f"unknown image API version {shown}; write one of "
+                            f"{', '.join(API_SPELLINGS)}", field="version")
+    return Api(match.group(1))

@@ -10,6 +10,7 @@ tree has one base per kind of failure a caller catches (as httpx draws its own):
     ├── VersionNotAvailable               discovery: the API asked for is not offered
     ├── ImageUnacceptable                 the image cannot be used as asked (no data yet)
     ├── SourceNotRewindable               a one-shot upload source asked for its bytes twice
+    ├── MissingExtra (also ImportError)   a part used without the extra that installs it
     ├── ConnectionFailed                  no usable answer from any API server
     │   └── TransferInterrupted           the connection broke while bytes moved
     ├── StatusError                       the server answered with an error status
@@ -29,8 +30,9 @@ tree has one base per kind of failure a caller catches (as httpx draws its own):
         ├── UnexpectedResponse            a status or shape the seam has no meaning for
         │   └── UnexpectedTransferResponse  a download answer the resume rules cannot use
         ├── InvalidServerRecord           (see above)
-        └── ChecksumMismatch              the bytes do not have the promised digest
-            └── SizeMismatch              ... nor the promised length
+        ├── ChecksumMismatch              the bytes do not have the promised digest
+        │   └── SizeMismatch              ... nor the promised length
+        └── (cli) CheckFailed             the demo: an answer that breaks the seam's promise
 
 The split between ``NotFound`` and ``ImageNotFound`` (and their 400/403 twins) is the
 classic seam's: a call about one image raises the ``Image*`` class, a list or a create the
@@ -48,7 +50,15 @@ _MAX_MESSAGE = 500
 
 
 class ImgcompatError(Exception):
-    """Root of every error imgcompat raises."""
+    """Root of every error imgcompat raises.
+
+    ``request_id`` is the id this call sent (``X-OpenStack-Request-ID``, when the caller
+    gave one) and ``server_request_id`` the one the server answered with: together they
+    let an operator find the image service's side of a failure.
+    """
+
+    request_id: str | None = None
+    server_request_id: str | None = None
 
     def __init__(
         self,
@@ -93,6 +103,18 @@ class ImageUnacceptable(ImgcompatError):
 
 class SourceNotRewindable(ImgcompatError):
     """An upload source that can be read only once was asked for its bytes a second time."""
+
+
+class MissingExtra(ImgcompatError, ImportError):
+    """A part of imgcompat was used without the extra that installs its dependency.
+
+    Also an ``ImportError``, so code that treats a missing optional dependency that way
+    (``except ImportError``) keeps working; ``extra`` names what to install.
+    """
+
+    def __init__(self, message: str, *, extra: str) -> None:
+        self.extra = extra
+        super().__init__(message)
 
 
 class StatusError(ImgcompatError):
@@ -165,6 +187,19 @@ class InvalidServerRecord(InvalidRecord, InvalidResponse):
     Both an :class:`InvalidRecord` (what the parser found) and an :class:`InvalidResponse`
     (whose fault it is), so callers catching either kind see it.
     """
+
+    @classmethod
+    def from_record(
+        cls, exc: InvalidRecord, *, image_id: str | None = None, status: int | None = None
+    ) -> InvalidServerRecord:
+        """``exc`` blamed on the server: its message and field kept, and the image id and
+        status it lacks taken from the call and the answer."""
+        message = exc.message
+        prefix = f"{exc.field}: "
+        if exc.field and message.startswith(prefix):
+            message = message[len(prefix):]
+        return cls(message, field=exc.field, image_id=exc.image_id or image_id,
+                   status=exc.status if exc.status is not None else status)
 
 
 class ChecksumMismatch(InvalidResponse):
@@ -276,6 +311,16 @@ def error_for(status: int, body: bytes | str | None, image_id: str | None) -> Im
     else:
         kind = UnexpectedResponse
     return kind(message, image_id=image_id, status=status)
+
+
+def tag_request_ids(error: ImgcompatError, ours: str | None, theirs: str | None
+                    ) -> ImgcompatError:
+    """Fill in the request ids an error does not carry yet (the first one seen wins)."""
+    if error.request_id is None:
+        error.request_id = ours
+    if error.server_request_id is None:
+        error.server_request_id = theirs
+    return error
 
 
 #: Statuses worth asking another API server about.

@@ -1,8 +1,9 @@
 """What the bytes of an image must hash to, and the rules for resuming a broken download.
 
 Pure: hashing is arithmetic on bytes handed in; nothing here reads a socket or a file, logs,
-or starts a thread. The sync and async transfer loops in :mod:`imgcompat.shell.transfer` both call
-:class:`Verifier` and :class:`Resumer`, so every decision is taken once, here.
+or starts a thread. :class:`~imgcompat.core.download.DownloadState` drives :class:`Verifier` and
+:class:`Resumer` for the sync and async download drivers alike, so every decision is taken
+once, here.
 """
 
 from __future__ import annotations

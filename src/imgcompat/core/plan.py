@@ -1,102 +1,75 @@
-"""Sans-I/O request plans and response judging, shared by the sync and async clients.
+"""Sans-I/O seam operations, shared by the sync and async clients.
 
-Everything the clients decide lives here: which path, verb, headers and body each seam
-operation needs on v1 or v2, which statuses mean success, how a page continues, which
-failures may be retried. The clients only move bytes. Multi-request operations (update,
-create, snapshot) are generators: they yield :class:`Step` values, the client performs each
-one and sends the outcome back (``gen.send``), or throws the failure in (``gen.throw``) so
-the operation can clean up (a snapshot deletes its half-made record).
+Each operation is written once for both APIs: it asks its dialect
+(:func:`~imgcompat.core.dialect.dialect_for`) for every request and for the reading of every
+answer, so nothing here compares API versions. The clients only move bytes. Multi-request
+operations (update, create, snapshot) are generators: they yield :class:`Step` values, the
+client performs each one and sends the outcome back (``gen.send``), or throws the failure in
+(``gen.throw``) so the operation can clean up (a snapshot deletes its half-made record).
+The request values, the retry rule (:mod:`imgcompat.core.exchange`) and the pager
+(:mod:`imgcompat.core.listing`) are re-exported here, where the clients look for them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
-import json
-import re
-from collections.abc import Generator, Iterable, Mapping
-from datetime import datetime
-from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from collections.abc import Generator, Mapping
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import attrs
 
+from imgcompat.core.dialect import Dialect, V1Dialect, dialect_for
 from imgcompat.core.discovery import VersionChoice, choose_version
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat, Status, Visibility
 from imgcompat.core.errors import (
-    RETRYABLE_STATUSES,
     ImageNotFound,
     ImageUnacceptable,
-    InvalidRecord,
     UnexpectedResponse,
     UnsupportedMediaType,
-    error_for,
 )
-from imgcompat.core.fields import V1_PROPERTY_PREFIX
+from imgcompat.core.exchange import (
+    CLEANUP_RETRY_ON,
+    DOWNLOAD_RETRY_ON,
+    JSON_PATCH,
+    OCTET,
+    Failure,
+    Pairs,
+    Request,
+    Response,
+    answer_object,
+    check_image_id,
+    from_server,
+    is_retryable_status,
+    judge,
+    may_retry,
+    without_locations,
+)
 from imgcompat.core.immutable import JSON
+from imgcompat.core.listing import Pager, start_listing
 from imgcompat.core.model import Image, Loss
-from imgcompat.core.query import filters_for, is_paging_key
-from imgcompat.core.seam import (
-    from_v1_headers,
-    from_v1_json,
-    from_v1_json_list,
-    from_v2,
-    from_v2_list,
-)
-from imgcompat.core.translate import image_to_v1
-from imgcompat.core.writes import (
-    image_to_v1_create_headers,
-    image_to_v2_create,
-    v1_update_headers,
-    v2_patch,
-)
+from imgcompat.core.seam import as_image, merge_seam_dict
+
+__all__ = [
+    "CLEANUP_RETRY_ON", "DEFAULT_PAGE_SIZE", "DOWNLOAD_RETRY_ON", "EMPTY_IMAGE_DISK_FORMATS",
+    "JSON_PATCH", "OCTET", "CheckUpload", "Failure", "Op", "Pager", "Pairs", "Report",
+    "Request", "Response", "Step", "Upload", "Uploaded", "check_downloadable",
+    "check_image_id", "create_op", "delete_op", "delete_request", "discovery_request",
+    "download_request", "is_retryable_status", "judge", "judge_image", "judge_show",
+    "judge_versions", "may_retry", "resumable", "show_op", "show_request",
+    "SnapshotOptions", "snapshot_image",
+    "snapshot_op", "start_listing", "update_op", "upload_op", "upload_request",
+    "without_locations",
+]
 
 T = TypeVar("T")
-Pairs = tuple[tuple[str, str], ...]
 
-JSON_PATCH = "application/openstack-images-v2.1-json-patch"
-OCTET = "application/octet-stream"
-_ACCEPT_JSON: Pairs = (("accept", "application/json"),)
 #: Page size asked of a v1 server (it has no next links: a short page ends the listing).
-DEFAULT_PAGE_SIZE = 20
+DEFAULT_PAGE_SIZE = V1Dialect.default_page_size
 #: Formats tried, in order, for an image created active without data (seam-contract.md).
 EMPTY_IMAGE_DISK_FORMATS = (DiskFormat.QCOW2, DiskFormat.VHD, DiskFormat.VMDK, DiskFormat.RAW)
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
-                   r"[0-9a-fA-F]{12}$")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$")
 
 
-# --------------------------------------------------------------------------- values
-
-
-@attrs.frozen
-class Request:
-    """One HTTP request, planned. ``path`` is relative to the API server's root URL."""
-
-    method: str
-    path: str
-    params: Pairs = ()
-    headers: Pairs = _ACCEPT_JSON
-    body: bytes | None = None
-    image_id: str | None = None
-    #: May be sent again after its bytes left (GET, PUT of metadata, DELETE).
-    idempotent: bool = True
-    expect: frozenset[int] = frozenset({200})
-    #: Answers worth another attempt on the next server.
-    retry_on: frozenset[int] = RETRYABLE_STATUSES
-
-
-@attrs.frozen
-class Response:
-    """The facts of one answer: status, headers (names lower case), the whole body."""
-
-    status: int
-    headers: Pairs = ()
-    body: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        return next((v for k, v in self.headers if k.lower() == wanted), None)
+# --------------------------------------------------------------------------- steps
 
 
 @attrs.frozen
@@ -111,6 +84,8 @@ class Upload:
 
 @attrs.frozen
 class Uploaded:
+    """The answer to an :class:`Upload`: the server's response and the drained source."""
+
     response: Response
     source: Any
 
@@ -134,81 +109,6 @@ Step = Request | Upload | CheckUpload | Report
 Op = Generator[Step, Any, T]
 
 
-class Failure(enum.Enum):
-    """How an attempt failed, as far as the retry rule cares."""
-
-    NOT_SENT = "the connection was never established: nothing was sent"
-    NO_ANSWER = "the request may have reached the server, but no answer came back"
-    RETRYABLE_STATUS = "the server answered that it could not serve the request"
-
-
-# --------------------------------------------------------------------------- small rules
-
-
-def check_image_id(image_id: object) -> str:
-    """An id safe to put in a URL path: UUID-like, or ``[A-Za-z0-9._-]`` without ``..``."""
-    if not isinstance(image_id, str) or not (
-        _UUID.match(image_id) or (_SAFE_ID.match(image_id) and ".." not in image_id)
-    ):
-        raise InvalidRecord(f"not a usable image id: {image_id!r}", field="id")
-    return image_id
-
-
-def may_retry(request: Request, failure: Failure, *, body_replayable: bool = True) -> bool:
-    """The idempotency rule: replay only what cannot act twice.
-
-    An idempotent request is retried after any of the three failures. A create or upload
-    is retried only when the server provably did not act: the connection never opened, or
-    the server answered 503-like before acting, and then only when its body can be
-    produced again (a one-shot upload stream cannot).
-    """
-    if failure is Failure.NOT_SENT:
-        return True
-    if request.idempotent:
-        return True
-    return failure is Failure.RETRYABLE_STATUS and body_replayable
-
-
-def is_retryable_status(request: Request, status: int) -> bool:
-    return status in request.retry_on
-
-
-#: A real Glance answers 500 (or 409) to a DELETE that races the end of an aborted upload.
-CLEANUP_RETRY_ON = RETRYABLE_STATUSES | {409, 500}
-#: Known Glance bugs answer 500 to some downloads (a Range on an image being written, a
-#: ``Content-Length: None``): worth another try on the next server, like a 503.
-DOWNLOAD_RETRY_ON = RETRYABLE_STATUSES | {500}
-
-
-def judge(request: Request, response: Response) -> Response:
-    """The response when its status is one the plan expects; else the typed error."""
-    if response.status in request.expect:
-        return response
-    raise error_for(response.status, response.body, request.image_id)
-
-
-def _json(response: Response, image_id: str | None) -> Any:
-    try:
-        return json.loads(response.body)
-    except ValueError as exc:
-        raise UnexpectedResponse(f"the server's answer is not JSON: {response.body[:80]!r}",
-                                 image_id=image_id, status=response.status) from exc
-
-
-def _mapping(doc: Any, image_id: str | None, status: int) -> Mapping[str, Any]:
-    if not isinstance(doc, Mapping):
-        raise UnexpectedResponse("the server's answer is not a JSON object",
-                                 image_id=image_id, status=status)
-    return doc
-
-
-def without_locations(image: Image) -> Image:
-    """The record as the seam shows it when locations were not asked for."""
-    if image.direct_url is None and not image.locations:
-        return image
-    return attrs.evolve(image, direct_url=None, locations=())
-
-
 # --------------------------------------------------------------------------- discovery
 
 
@@ -222,33 +122,28 @@ def judge_versions(
 ) -> tuple[Mapping[str, Any], VersionChoice]:
     """The versions document (to cache) and the choice it gives for ``pin``."""
     judge(discovery_request(), response)
-    doc = _mapping(_json(response, None), None, response.status)
-    return doc, choose_version(doc, pin, endpoint=endpoint)
+    doc = answer_object(response, None)
+    with from_server(None, response.status):
+        return doc, choose_version(doc, pin, endpoint=endpoint)
 
 
 # --------------------------------------------------------------------------- single requests
 
 
-def _image_path(choice: VersionChoice, image_id: str) -> str:
-    return f"/v{choice.api.value}/images/{check_image_id(image_id)}"
-
-
 def show_request(choice: VersionChoice, image_id: str) -> Request:
-    if choice.api is Api.V1:
-        return Request("HEAD", _image_path(choice, image_id), image_id=image_id)
-    return Request("GET", _image_path(choice, image_id), image_id=image_id)
+    """The request reading one image's record (v1 ``HEAD``, v2 ``GET``)."""
+    return dialect_for(choice).show_request(image_id)
 
 
 def judge_image(choice: VersionChoice, request: Request, response: Response) -> Image:
     """The seam record in a show, create, update or upload answer."""
+    return _judge_image(dialect_for(choice), request, response)
+
+
+def _judge_image(dialect: Dialect, request: Request, response: Response) -> Image:
     judge(request, response)
-    image_id = request.image_id
-    if choice.api is Api.V1 and request.method == "HEAD":
-        return from_v1_headers(response.headers)
-    doc = _mapping(_json(response, image_id), image_id, response.status)
-    if choice.api is Api.V1:
-        return from_v1_json(doc)
-    return from_v2(doc)
+    with from_server(request.image_id, response.status):
+        return dialect.read_image(request, response)
 
 
 def judge_show(
@@ -259,6 +154,8 @@ def judge_show(
     include_locations: bool = False,
     show_deleted: bool = True,
 ) -> Image:
+    """The record a show returns: deleted images refused unless asked for, locations
+    hidden unless asked for."""
     image = judge_image(choice, request, response)
     if image.deleted and not show_deleted:
         raise ImageNotFound("the image is deleted", image_id=request.image_id, status=404)
@@ -266,22 +163,13 @@ def judge_show(
 
 
 def delete_request(choice: VersionChoice, image_id: str) -> Request:
-    # v1 answers 200 with an empty body, v2 204.
-    expect = frozenset({200, 204}) if choice.api is Api.V1 else frozenset({204})
-    return Request("DELETE", _image_path(choice, image_id), image_id=image_id, expect=expect)
+    """``DELETE`` of one image (v1 answers 200, v2 204)."""
+    return dialect_for(choice).delete_request(image_id)
 
 
 def download_request(choice: VersionChoice, image_id: str, offset: int = 0) -> Request:
     """``GET`` of the bytes; ``Range: bytes=offset-`` to resume (v1 has no ranges)."""
-    headers: Pairs = (("accept", OCTET),)
-    if offset > 0 and choice.api is Api.V2:
-        headers += (("range", f"bytes={offset}-"),)
-    if choice.api is Api.V1:
-        return Request("GET", _image_path(choice, image_id), headers=headers,
-                       image_id=image_id, expect=frozenset({200}), retry_on=DOWNLOAD_RETRY_ON)
-    return Request("GET", _image_path(choice, image_id) + "/file", headers=headers,
-                   image_id=image_id, expect=frozenset({200, 204, 206}),
-                   retry_on=DOWNLOAD_RETRY_ON)
+    return dialect_for(choice).download_request(image_id, offset)
 
 
 _NO_DATA = frozenset({Status.QUEUED, Status.SAVING, Status.UPLOADING, Status.IMPORTING,
@@ -299,162 +187,12 @@ def check_downloadable(image: Image) -> Image:
 
 def resumable(choice: VersionChoice) -> bool:
     """Only v2 serves byte ranges (since Pike, without a version bump)."""
-    return choice.api is Api.V2
+    return dialect_for(choice).resumable
 
 
 def upload_request(choice: VersionChoice, image_id: str, size: int | None = None) -> Request:
     """The request whose body is the image data (never replayed once bytes left)."""
-    headers: Pairs = (*_ACCEPT_JSON, ("content-type", OCTET))
-    if choice.api is Api.V1:
-        # Explicitly no purge: a v1 PUT without the header wipes the properties.
-        headers += (("x-glance-registry-purge-props", "false"),)
-        if size is not None:
-            headers += (("x-image-meta-size", str(size)),)
-        return Request("PUT", _image_path(choice, image_id), headers=headers,
-                       image_id=image_id, idempotent=False, expect=frozenset({200}))
-    return Request("PUT", _image_path(choice, image_id) + "/file", headers=headers,
-                   image_id=image_id, idempotent=False, expect=frozenset({204}))
-
-
-def _patch_request(image_id: str, ops: Iterable[Mapping[str, Any]]) -> Request:
-    body = json.dumps(list(ops)).encode()
-    return Request("PATCH", f"/v2/images/{check_image_id(image_id)}",
-                   headers=(*_ACCEPT_JSON, ("content-type", JSON_PATCH)), body=body,
-                   image_id=image_id)
-
-
-# --------------------------------------------------------------------------- listing
-
-
-_PAGING_KWARGS = ("marker", "limit", "page_size", "sort_key", "sort_dir")
-
-
-@attrs.frozen
-class Pager:
-    """Where a listing stands: the next request to send, or None when it is over.
-
-    v2 continues while the answer has a ``next`` link (its marker is taken, the caller's
-    own parameters are re-sent: the link loses a path prefix and repeated parameters);
-    v1 continues while a page comes back full. ``remaining`` is the caller's total limit.
-    """
-
-    choice: VersionChoice
-    params: Pairs
-    marker: str | None = None
-    page_size: int | None = None
-    remaining: int | None = None
-    strictly_after: datetime | None = None
-    losses: tuple[Loss, ...] = ()
-    done: bool = False
-
-    def request(self) -> Request | None:
-        if self.done or self.remaining == 0:
-            return None
-        params = list(self.params)
-        limit = self._limit()
-        if limit is not None:
-            params.append(("limit", str(limit)))
-        if self.marker is not None:
-            params.append(("marker", self.marker))
-        path = "/v1/images/detail" if self.choice.api is Api.V1 else "/v2/images"
-        return Request("GET", path, params=tuple(params))
-
-    def _limit(self) -> int | None:
-        size = self.page_size
-        if size is None and self.choice.api is Api.V1:
-            size = DEFAULT_PAGE_SIZE
-        if self.remaining is not None:
-            size = self.remaining if size is None else min(size, self.remaining)
-        return size
-
-    def feed(self, response: Response) -> tuple[tuple[Image, ...], Pager]:
-        """The records of one page (filtered, capped) and the pager for the next one."""
-        request = self.request()
-        if request is None:
-            return (), self
-        judge(request, response)
-        doc = _mapping(_json(response, None), None, response.status)
-        if self.choice.api is Api.V1:
-            raw = from_v1_json_list(doc)
-            limit = self._limit()
-            more = limit is not None and len(raw) >= limit
-        else:
-            raw = from_v2_list(doc)
-            more = isinstance(doc.get("next"), str) and bool(raw)
-        marker = _next_marker(doc.get("next")) if self.choice.api is Api.V2 else None
-        if marker is None and raw:
-            marker = raw[-1].id
-        if marker is None or marker == self.marker:
-            more = False
-        kept = tuple(without_locations(i) for i in raw if self._keeps(i))
-        remaining = self.remaining
-        if remaining is not None:
-            kept = kept[:remaining]
-            remaining -= len(kept)
-        return kept, attrs.evolve(self, marker=marker, remaining=remaining, done=not more)
-
-    def _keeps(self, image: Image) -> bool:
-        after = self.strictly_after
-        return after is None or image.updated_at is None or image.updated_at > after
-
-
-def _next_marker(link: object) -> str | None:
-    if not isinstance(link, str):
-        return None
-    markers = [v for k, v in parse_qsl(urlsplit(link).query) if k == "marker"]
-    return markers[-1] if markers else None
-
-
-def start_listing(
-    choice: VersionChoice,
-    filters: Mapping[str, Any] | None = None,
-    *,
-    marker: str | None = None,
-    limit: int | None = None,
-    page_size: int | None = None,
-    sort_key: str | None = None,
-    sort_dir: str | None = None,
-) -> Pager:
-    """The first pager of a ``detail`` call; paging keys may also come inside ``filters``."""
-    given = dict(filters or {})
-    paging = {k: given.pop(k) for k in list(given) if is_paging_key(k)}
-    explicit = {"marker": marker, "limit": limit, "page_size": page_size,
-                "sort_key": sort_key, "sort_dir": sort_dir}
-    paging.update({k: v for k, v in explicit.items() if v is not None})
-    losses: list[Loss] = []
-    if "os_hidden" in given and (choice.api is Api.V1 or choice.minor < 7):
-        given.pop("os_hidden")
-        losses.append(Loss("os_hidden", f"{choice.label} has no os_hidden filter (v2.7+): "
-                                        "not sent"))
-    plan = filters_for(choice.api, given)
-    params = list(plan.params)
-    for key in ("sort_key", "sort_dir"):
-        if paging.get(key) is not None:
-            params.append((key, str(paging[key])))
-    first_marker = paging.get("marker")
-    if first_marker is not None:
-        check_image_id(first_marker)
-    return Pager(
-        choice=choice,
-        params=tuple(params),
-        marker=first_marker,
-        page_size=_positive(paging.get("page_size"), "page_size"),
-        remaining=_positive(paging.get("limit"), "limit", zero_ok=True),
-        strictly_after=plan.strictly_after,
-        losses=tuple(losses) + plan.losses,
-    )
-
-
-def _positive(value: Any, name: str, *, zero_ok: bool = False) -> int | None:
-    if value is None:
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRecord(f"must be an integer, got {value!r}", field=name) from exc
-    if number < (0 if zero_ok else 1):
-        raise InvalidRecord(f"out of range: {number}", field=name)
-    return number
+    return dialect_for(choice).upload_request(image_id, size)
 
 
 # --------------------------------------------------------------------------- operations
@@ -464,6 +202,7 @@ def show_op(
     choice: VersionChoice, image_id: str, *, include_locations: bool = False,
     show_deleted: bool = True,
 ) -> Op[Image]:
+    """Read one image."""
     request = show_request(choice, image_id)
     response = yield request
     return judge_show(choice, request, response, include_locations=include_locations,
@@ -471,42 +210,57 @@ def show_op(
 
 
 def delete_op(choice: VersionChoice, image_id: str) -> Op[None]:
+    """Delete one image."""
     request = delete_request(choice, image_id)
     judge(request, (yield request))
 
 
-def _reread(choice: VersionChoice, image_id: str) -> Op[Image]:
-    request = show_request(choice, image_id)
-    return judge_image(choice, request, (yield request))
+def _reread(dialect: Dialect, image_id: str) -> Op[Image]:
+    request = dialect.show_request(image_id)
+    return _judge_image(dialect, request, (yield request))
 
 
 def upload_op(
     choice: VersionChoice, image_id: str, data: Any, size: int | None = None
 ) -> Op[Image]:
     """Stream the data, re-read the record, and check it against what was sent."""
-    request = upload_request(choice, image_id, size)
+    return (yield from _upload(dialect_for(choice), image_id, data, size))
+
+
+def _upload(dialect: Dialect, image_id: str, data: Any, size: int | None) -> Op[Image]:
+    request = dialect.upload_request(image_id, size)
     uploaded: Uploaded = yield Upload(request, data, size)
     judge(request, uploaded.response)
-    image = yield from _reread(choice, image_id)
+    image = yield from _reread(dialect, image_id)
     yield CheckUpload(uploaded.source, image)
     return without_locations(image)
 
 
 def _schema_disk_formats(response: Response) -> tuple[str, ...]:
-    doc = _mapping(_json(response, None), None, response.status)
-    prop = doc.get("properties", {}).get("disk_format", {})
-    return tuple(v for v in prop.get("enum", ()) if isinstance(v, str))
+    doc = answer_object(response, None)
+    prop = doc.get("properties", {})
+    prop = prop.get("disk_format", {}) if isinstance(prop, Mapping) else None
+    values = prop.get("enum", ()) if isinstance(prop, Mapping) else None
+    if not isinstance(values, list | tuple):
+        raise UnexpectedResponse("the image schema's disk_format has no list of values",
+                                 status=response.status)
+    return tuple(v for v in values if isinstance(v, str))
 
 
 def create_op(
-    choice: VersionChoice, image: Image, data: Any = None, *, size: int | None = None,
-    activate_empty: bool = True,
+    choice: VersionChoice, image: Image | Mapping[str, Any], data: Any = None, *,
+    size: int | None = None, activate_empty: bool = True,
 ) -> Op[Image]:
     """Create; with data upload it; with ``size == 0`` and no data end ``active``.
 
     ``activate_empty=False`` reserves a queued record instead (the snapshot flow, or a
-    caller uploading later).
+    caller uploading later). A classic seam dict without ``size`` means that too, as it
+    did in the classic seam: only ``size: 0`` asked for an empty active image.
     """
+    dialect = dialect_for(choice)
+    if not isinstance(image, Image) and image.get("size") in (None, ""):
+        activate_empty = False
+    image = as_image(image)
     empty = data is None and image.size == 0 and activate_empty
     candidates: tuple[DiskFormat, ...] = ()
     if empty:
@@ -514,145 +268,123 @@ def create_op(
             image = attrs.evolve(image, container_format=ContainerFormat.BARE)
         if image.disk_format is None:
             candidates = EMPTY_IMAGE_DISK_FORMATS
-            if choice.api is Api.V2:
-                schema = Request("GET", "/v2/schemas/image")
+            schema = dialect.schema_request()
+            if schema is not None:
                 allowed = _schema_disk_formats(judge(schema, (yield schema)))
                 candidates = tuple(f for f in candidates if f in allowed) or candidates
             image = attrs.evolve(image, disk_format=candidates[0])
-    if choice.api is Api.V1:
-        return (yield from _create_v1(choice, image, data, size, empty))
-    return (yield from _create_v2(choice, image, data, size, empty=empty,
-                                      candidates=candidates))
-
-
-def _create_v2(
-    choice: VersionChoice, image: Image, data: Any, size: int | None, *, empty: bool,
-    candidates: tuple[DiskFormat, ...],
-) -> Op[Image]:
-    urls = [loc.url for loc in image.locations] or ([image.direct_url] if image.direct_url
-                                                    else [])
-    image_id = yield from _post_v2(choice, image)
-    for url in urls:
-        patch = _patch_request(image_id, [{"op": "add", "path": "/locations/-",
-                                           "value": {"url": url, "metadata": {}}}])
-        judge(patch, (yield patch))
+    image_id = yield from _post(dialect, image, data, empty=empty)
+    locations = dialect.location_requests(image_id, image)
+    for request in locations:
+        judge(request, (yield request))
     if data is not None:
-        return (yield from upload_op(choice, image_id, data, size))
-    if not empty or urls:
-        return without_locations((yield from _reread(choice, image_id)))
+        return (yield from _upload(dialect, image_id, data, size))
+    if not (empty and dialect.empty_by_upload) or locations:
+        # v1 re-reads through HEAD too: its JSON answer carries property text exactly as
+        # stored, headers are decoded by the one v1 rule, so every v1 read looks the same.
+        return without_locations((yield from _reread(dialect, image_id)))
     # Empty data must make the image active. A server that inspects data refuses an empty
     # qcow2 (415) and leaves the record in a state a second upload breaks (500): so, when
     # the format was ours to choose, the record is deleted and made again in the next one.
     for index in range(len(candidates) or 1):
         try:
-            return (yield from upload_op(choice, image_id, b"", 0))
+            return (yield from _upload(dialect, image_id, b"", 0))
         except UnsupportedMediaType:
             if index + 1 >= len(candidates):
                 raise
-            cleanup = delete_request(choice, image_id)
+            cleanup = dialect.delete_request(image_id)
             judge(cleanup, (yield cleanup))
             image = attrs.evolve(image, disk_format=candidates[index + 1])
-            image_id = yield from _post_v2(choice, image, report=False)
+            image_id = yield from _post(dialect, image, data, empty=empty, report=False)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _post_v2(choice: VersionChoice, image: Image, *, report: bool = True) -> Op[str]:
-    body = image_to_v2_create(image, minor=choice.minor)
-    if body.losses and report:
-        yield Report(body.losses)
-    request = Request("POST", "/v2/images", body=json.dumps(body.value).encode(),
-                      headers=(*_ACCEPT_JSON, ("content-type", "application/json")),
-                      idempotent=False, expect=frozenset({201}))
-    created = judge_image(choice, request, (yield request))
+def _post(
+    dialect: Dialect, image: Image, data: Any, *, empty: bool, report: bool = True
+) -> Op[str]:
+    create = dialect.create_request(image, with_data=data is not None, empty=empty)
+    if create.losses and report:
+        yield Report(create.losses)
+    request = create.value
+    response = yield request
+    created = _judge_image(dialect, request, response)
     if created.id is None:
-        raise UnexpectedResponse("the created image has no id", status=201)
-    return created.id
-
-
-def _create_v1(
-    choice: VersionChoice, image: Image, data: Any, size: int | None, empty: bool
-) -> Op[Image]:
-    translated = image_to_v1_create_headers(image)
-    if translated.losses:
-        yield Report(translated.losses)
-    headers: Pairs = (*_ACCEPT_JSON, *translated.value)
-    url = image.locations[0].url if image.locations else image.direct_url
-    if url is not None and data is None:
-        headers += (("x-image-meta-location", url),)
-    elif empty:
-        headers += (("x-image-meta-size", "0"),)  # v1: size 0 without data is active
-    request = Request("POST", "/v1/images", headers=headers, idempotent=False,
-                      expect=frozenset({201}))
-    created = judge_image(choice, request, (yield request))
-    if created.id is None:
-        raise UnexpectedResponse("the created image has no id", status=201)
-    if data is not None:
-        return (yield from upload_op(choice, created.id, data, size))
-    # Re-read through HEAD: the v1 JSON answer carries property text exactly as stored,
-    # headers are decoded by the one v1 rule, so every v1 read looks the same.
-    return without_locations((yield from _reread(choice, created.id)))
+        raise UnexpectedResponse("the created image has no id", status=response.status)
+    with from_server(None, response.status):
+        return check_image_id(created.id)
 
 
 def update_op(
-    choice: VersionChoice, image_id: str, wanted: Image, data: Any = None, *,
-    size: int | None = None, purge_props: bool = True,
+    choice: VersionChoice, image_id: str, wanted: Image | Mapping[str, Any], data: Any = None,
+    *, size: int | None = None, purge_props: bool = True,
 ) -> Op[Image]:
-    """Read the current record, send the minimal change, then upload data if any."""
-    current = yield from _reread(choice, image_id)
-    if choice.api is Api.V1:
-        result = yield from _update_v1(choice, image_id, current, wanted, purge_props)
-    else:
-        patch = v2_patch(current, wanted, purge_props, minor=choice.minor)
-        if patch.losses:
-            yield Report(patch.losses)
-        result = current
-        if patch.value:
-            request = _patch_request(image_id, patch.value)
-            result = judge_image(choice, request, (yield request))
+    """Read the current record, send the minimal change, then upload data if any.
+
+    A classic seam dict changes only the keys it has (laid over the current record, see
+    :func:`~imgcompat.core.seam.merge_seam_dict`); an ``Image`` is the whole wanted record.
+    """
+    dialect = dialect_for(choice)
+    current = yield from _reread(dialect, image_id)
+    wanted = (wanted if isinstance(wanted, Image)
+              else merge_seam_dict(current, wanted, purge_props))
+    change = dialect.update_request(image_id, current, wanted, purge_props)
+    if change.losses:
+        yield Report(change.losses)
+    result = current
+    request = change.value
+    if request is not None:
+        response = yield request
+        if dialect.rereads_update:
+            judge(request, response)
+            result = yield from _reread(dialect, image_id)
+        else:
+            result = _judge_image(dialect, request, response)
     if data is not None:
-        return (yield from upload_op(choice, image_id, data, size))
+        return (yield from _upload(dialect, image_id, data, size))
     return without_locations(result)
 
 
-def _update_v1(
-    choice: VersionChoice, image_id: str, current: Image, wanted: Image, purge_props: bool
-) -> Op[Image]:
-    translated = v1_update_headers(current, wanted, purge_props)
-    if translated.losses:
-        yield Report(translated.losses)
-    meta = [h for h in translated.value if h[0] != "x-glance-registry-purge-props"]
-    base = [h for h in meta if not h[0].startswith(V1_PROPERTY_PREFIX)]
-    props_now = image_to_v1(current).value.properties
-    props_wanted = image_to_v1(wanted).value.properties
-    unchanged = props_now == props_wanted or (not purge_props and not meta)
-    if not base and unchanged:
-        return current  # a PUT would only move updated_at: nothing to send
-    request = Request("PUT", _image_path(choice, image_id), image_id=image_id,
-                      headers=(*_ACCEPT_JSON, *translated.value))
-    judge(request, (yield request))
-    return (yield from _reread(choice, image_id))
+class SnapshotOptions(TypedDict, total=False):
+    """What a snapshot record is made of besides its name and instance (the keywords of
+    ``snapshot``).
+
+    ``base_image_ref``: the image the instance booted from. ``user_id``: who asked.
+    ``inherited``: what the snapshot inherits from the instance's image: a property
+    mapping (as built from instance system metadata), or that image's seam record (an
+    :class:`Image` or a classic seam dict, recognised by its ``properties`` mapping), whose
+    properties, ``min_ram`` and ``min_disk`` carry over. ``disk_format`` /
+    ``container_format``: of the data to come.
+    """
+
+    base_image_ref: str | None
+    user_id: str | None
+    inherited: Image | Mapping[str, Any] | None
+    disk_format: DiskFormat | str | None
+    container_format: ContainerFormat | str | None
 
 
-def snapshot_image(
-    name: str,
-    instance_uuid: str,
-    *,
-    base_image_ref: str | None = None,
-    user_id: str | None = None,
-    inherited: Mapping[str, JSON] | None = None,
-    disk_format: DiskFormat | str | None = None,
-    container_format: ContainerFormat | str | None = None,
-) -> Image:
+def snapshot_image(name: str, instance_uuid: str, **options: Unpack[SnapshotOptions]
+                   ) -> Image:
     """The private snapshot record (the compute service's common snapshot code)."""
-    props: dict[str, JSON] = dict(inherited or {})
+    base = _inherited_record(options.get("inherited"))
+    props: dict[str, JSON] = dict(base.properties)
     props.update({"image_type": "snapshot", "instance_uuid": instance_uuid})
-    if base_image_ref is not None:
-        props["base_image_ref"] = base_image_ref
-    if user_id is not None:
-        props["user_id"] = user_id
+    for key in ("base_image_ref", "user_id"):
+        value = options.get(key)
+        if value is not None:
+            props[key] = value
     return Image(name=name, status=Status.QUEUED, visibility=Visibility.PRIVATE,
-                 is_public=False, disk_format=disk_format, container_format=container_format,
-                 properties=props)
+                 is_public=False, disk_format=options.get("disk_format"),
+                 container_format=options.get("container_format"), properties=props,
+                 min_ram=base.min_ram, min_disk=base.min_disk)
+
+
+def _inherited_record(inherited: Image | Mapping[str, Any] | None) -> Image:
+    if inherited is None:
+        return Image()
+    if isinstance(inherited, Image) or isinstance(inherited.get("properties"), Mapping):
+        return as_image(inherited)
+    return Image(properties=inherited)
 
 
 def snapshot_op(

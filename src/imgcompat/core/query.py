@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from imgcompat.core.enums import Api, Visibility
+from imgcompat.core.enums import Api, Visibility, parse_api
 from imgcompat.core.errors import InvalidRecord
 from imgcompat.core.model import Loss
 from imgcompat.core.scalars import format_v1_time, format_v2_time, parse_time
@@ -66,9 +66,9 @@ def _time(value: Any) -> datetime:
     return parse_time(str(value), "changes-since")
 
 
-def filters_for(api: Api | str, filters: Mapping[str, Any]) -> FilterPlan:
+def filters_for(api: Api | str | int, filters: Mapping[str, Any]) -> FilterPlan:
     """Map the seam's filters to ``api``'s query parameters."""
-    api = Api(str(api))
+    api = parse_api(api)
     params: list[tuple[str, str]] = []
     losses: list[Loss] = []
     strictly_after: datetime | None = None
@@ -116,6 +116,10 @@ def filters_for(api: Api | str, filters: Mapping[str, Any]) -> FilterPlan:
             if key in _V2_OPERATOR_KEYS and ":" in text and not text.startswith("in:"):
                 text = "eq:" + text
             params.append((key, text))
+    if api is Api.V1 and not any(key == "is_public" for key, _ in params):
+        # Without it a v1 server hides other projects' private images even from an
+        # administrator, where the same v2 listing shows them: the classic seam sent it too.
+        params.append(("is_public", "None"))
     return FilterPlan(tuple(params), tuple(losses), strictly_after)
 
 

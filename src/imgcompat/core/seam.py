@@ -13,11 +13,11 @@ from typing import Any
 from imgcompat.core import v1, v2
 from imgcompat.core.enums import Visibility
 from imgcompat.core.errors import InvalidRecord
-from imgcompat.core.fields import LATEST_V2_MINOR
+from imgcompat.core.fields import BY_NAME, LATEST_V2_MINOR, Kind
 from imgcompat.core.immutable import thaw
 from imgcompat.core.model import Image, Location, Translated
 from imgcompat.core.query import _is_public
-from imgcompat.core.scalars import format_v2_time, parse_time
+from imgcompat.core.scalars import format_v2_time, parse_int, parse_time
 from imgcompat.core.translate import v1_to_image, v2_to_image, v2_values_to_image
 from imgcompat.core.v1 import HeaderInput, Headers
 from imgcompat.core.v2_fast import Wire
@@ -62,11 +62,15 @@ def to_seam_json(image: Image, *, include_locations: bool = False) -> dict[str, 
 
 
 def from_seam_dict(data: Mapping[str, Any]) -> Image:
-    """A seam record from the classic dict form.
+    """A seam record from the classic dict form, as the classic seam accepted it.
 
-    Unknown keys are refused (nothing is dropped silently). ``is_public`` given as text
-    is parsed ("False" is false); given alone, it decides visibility; a visibility of
-    shared or community survives ``is_public=False``.
+    Callers hand over what the compute service has always built, often from instance
+    system metadata where every value is text: integers as text (``"512"``), booleans as
+    text (``"False"``, ``"true"``, ``"0"``), empty or ``None`` times (absent), ``None`` for
+    any optional field. ``is_public`` given alone decides visibility; a visibility of
+    shared or community survives ``is_public=False``. Unknown keys are refused (nothing is
+    dropped silently), and a value of the wrong shape raises :class:`InvalidRecord`
+    naming its field.
     """
     if not isinstance(data, Mapping):
         raise InvalidRecord(f"a seam record must be a mapping, got {type(data).__name__}")
@@ -78,6 +82,77 @@ def from_seam_dict(data: Mapping[str, Any]) -> Image:
         raise InvalidRecord(f"not a seam record: {exc}") from exc
 
 
+def as_image(record: Image | Mapping[str, Any]) -> Image:
+    """The seam record a caller handed over, typed (``Image``) or classic (a mapping)."""
+    return record if isinstance(record, Image) else from_seam_dict(record)
+
+
+def merge_seam_dict(current: Image, given: Mapping[str, Any], purge_props: bool) -> Image:
+    """The record a classic partial update asks for: ``current`` with ``given``'s keys over
+    it, as the classic seam's update meant a dict. Its ``id`` is ignored; ``properties``
+    replace the current ones when ``purge_props`` (all of them go when it has none, as
+    before), else are laid over them. Locations cannot change by update: a ``locations``
+    or ``direct_url`` that differs from the current one is refused, never dropped.
+    """
+    now = to_seam_dict(current, include_locations=True)
+    for key in LOCATION_KEYS:
+        if key in given and given[key] != now[key]:
+            raise InvalidRecord("an update does not change an image's locations; give them "
+                                "to create", field=key, image_id=current.id)
+    changes = {key: value for key, value in given.items()
+               if key != "id" and key not in LOCATION_KEYS}
+    base = {key: value for key, value in now.items()
+            if key not in changes and key not in LOCATION_KEYS}
+    if "visibility" in changes:
+        base.pop("is_public", None)  # a given visibility is not overruled by the old flag
+    properties = dict(changes.get("properties") or {})
+    if not purge_props:
+        properties = {**now["properties"], **properties}
+    return from_seam_dict({**base, **changes, "properties": properties})
+
+
+#: Optional fields given as None fall back to what the record means by absent.
+_NONE_MEANS = {"size": 0, "min_disk": 0, "min_ram": 0, "protected": False, "deleted": False,
+               "os_hidden": False, "tags": (), "properties": {}, "locations": ()}
+
+
+def _seam_value(key: str, value: Any) -> Any:
+    """One classic value as the typed record takes it (text forms parsed by field kind)."""
+    if value is None:
+        return _NONE_MEANS.get(key)
+    kind = BY_NAME[key].kind if key in BY_NAME else None
+    if kind is Kind.INT and isinstance(value, str):
+        return parse_int(value, key)
+    if kind is Kind.INT and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidRecord(f"must be an integer, got {type(value).__name__}", field=key)
+    if kind is Kind.BOOL:
+        return _seam_bool(key, value)
+    if kind is Kind.DATETIME:
+        if isinstance(value, str):
+            return parse_time(value, key) if value.strip() else None
+        if not isinstance(value, datetime):
+            raise InvalidRecord("must be a datetime or ISO 8601 text", field=key)
+    if key == "locations":
+        return tuple(loc if isinstance(loc, Location) else Location(loc["url"], loc.get("metadata"))
+                     for loc in value)
+    return value
+
+
+def _seam_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if isinstance(value, str | int) else None
+    if text in _TRUE_TEXT:
+        return True
+    if text in _FALSE_TEXT:
+        return False
+    raise InvalidRecord(f"must be true or false, got {value!r}", field=key)
+
+
+_TRUE_TEXT = frozenset({"true", "1", "yes", "on", "t", "y"})
+_FALSE_TEXT = frozenset({"false", "0", "no", "off", "f", "n", ""})
+
+
 def _from_seam_dict(data: Mapping[str, Any]) -> Image:
     unknown = set(data) - set(SEAM_KEYS) - set(LOCATION_KEYS)
     if unknown:
@@ -85,31 +160,14 @@ def _from_seam_dict(data: Mapping[str, Any]) -> Image:
     values = dict(data)
     flag = _is_public(values.pop("is_public", None))
     vis_raw = values.pop("visibility", None)
-    vis = Visibility(str(vis_raw)) if vis_raw is not None else None
+    vis = Visibility(str(vis_raw)) if vis_raw not in (None, "") else None
     if flag is True:
         vis = Visibility.PUBLIC
     elif flag is False and vis in (None, Visibility.PUBLIC):
         vis = Visibility.PRIVATE
     vis = vis or Visibility.PRIVATE
-    for key in _TIMES:
-        if isinstance(values.get(key), str):
-            values[key] = parse_time(values[key], key)
-        elif values.get(key) is not None and not isinstance(values[key], datetime):
-            raise InvalidRecord("must be a datetime or ISO 8601 text", field=key)
-    if values.get("size") is None:
-        values["size"] = 0
-    for key in ("min_disk", "min_ram"):
-        if values.get(key) is None:
-            values[key] = 0
-    if "locations" in values:
-        values["locations"] = tuple(
-            loc if isinstance(loc, Location) else Location(loc["url"], loc.get("metadata"))
-            for loc in values["locations"] or ()
-        )
-    for key in ("protected", "deleted", "os_hidden"):
-        if key in values:
-            values[key] = bool(_is_public(values[key]))
-    return Image(**values, visibility=vis, is_public=vis == Visibility.PUBLIC)
+    typed = {key: _seam_value(key, value) for key, value in values.items()}
+    return Image(**typed, visibility=vis, is_public=vis == Visibility.PUBLIC)
 
 
 def from_v1_headers(headers: HeaderInput) -> Image:

@@ -7,29 +7,31 @@ only the byte moving is awaited.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import IO, Any, Self, TypeVar
+from typing import IO, Any, Self, TypeVar, Unpack
 
 import httpx
-from tenacity.wait import wait_base
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice
-from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
-from imgcompat.core.immutable import JSON
+from imgcompat.core.download import DownloadOptions, Progress
+from imgcompat.core.enums import Api
+from imgcompat.core.errors import ImgcompatError
 from imgcompat.core.integrity import Expected, Verified
+from imgcompat.core.listing import ListingOptions
 from imgcompat.core.model import Image, Loss
-from imgcompat.shell.client import ClientState, ClientViews, LossCallback, build_state
-from imgcompat.shell.transfer import (
-    Progress,
-    adownload_to_file,
-    adownload_to_path,
-    aiter_download,
-    check_uploaded,
-    upload_source,
+from imgcompat.core.plan import SnapshotOptions
+from imgcompat.shell.client import (
+    ClientOptions,
+    ClientViews,
+    build_state,
+    response_of,
+    snapshot_record,
 )
-from imgcompat.shell.transport import DEFAULT_BACKOFF, AsyncTransport, HttpxByteStream
+from imgcompat.shell.download import adownload
+from imgcompat.shell.transport import AsyncTransport, HttpxByteStream
+from imgcompat.shell.upload import check_uploaded, upload_source
 
 T = TypeVar("T")
 
@@ -49,55 +51,42 @@ class AsyncListing(AsyncIterator[Image]):
 class AsyncImageClient(ClientViews):
     """The image seam over Glance v1, v2 or both, for asyncio callers."""
 
-    def __init__(
-        self,
-        api_servers: str | Sequence[str],
-        *,
-        num_retries: int = 3,
-        version: Api | str | None = None,
-        token: str | Callable[[], str | None] | None = None,
-        session: Any = None,
-        verify: bool | str = True,
-        timeout: float = 60.0,
-        connect_timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-        on_loss: LossCallback | None = None,
-        backoff: wait_base = DEFAULT_BACKOFF,
-    ) -> None:
-        self._state: ClientState = build_state(
-            api_servers, num_retries=num_retries, version=version, token=token,
-            session=session, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
-            on_loss=on_loss)
+    def __init__(self, api_servers: str | Sequence[str], *,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 **options: Unpack[ClientOptions]) -> None:
+        """A client of the API servers ``api_servers``; the options are
+        :class:`~imgcompat.shell.client.ClientOptions`, as for the sync client."""
+        self._state, sender = build_state(api_servers, options)
         self._pin: Api | None = self._state.config.version
-        self._transport = AsyncTransport(
-            self._state.roots, auth=self._state.auth, num_retries=num_retries,
-            backoff=backoff, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
-            transport=transport)
+        self._transport = AsyncTransport(self._state.roots, transport=transport, **sender)
 
     # ------------------------------------------------------------------ the loop
 
     async def discover(self) -> VersionChoice:
+        """The API this view speaks: discovered once per client, then cached."""
         cached = self._state.cached_choice(self._pin)
         if cached is not None:
             return self._speaking(cached)
-        response = await self._transport.send(plan.discovery_request())
+        response = await self._transport.send(plan.discovery_request(), self._identity)
         versions, choice = plan.judge_versions(response, self._pin,
                                                endpoint=self._state.endpoints[0].root)
         return self._speaking(self._state.remember(versions, choice, self._pin))
 
     async def _perform(self, step: plan.Step) -> Any:
         if isinstance(step, plan.Request):
-            return await self._transport.send(step)
+            return await self._transport.send(step, self._identity)
         if isinstance(step, plan.Upload):
             source = upload_source(step.data, step.size)
-            return plan.Uploaded(await self._transport.send_stream(step.request, source),
-                                 source)
+            return plan.Uploaded(
+                await self._transport.send_stream(step.request, source, self._identity),
+                source)
         if isinstance(step, plan.CheckUpload):
             return check_uploaded(step.source, step.image)
         self._state.report(step.losses)
         return None
 
     async def _run(self, op: plan.Op[T]) -> T:
+        last: plan.Response | None = None
         try:
             step = next(op)
             while True:
@@ -106,76 +95,76 @@ class AsyncImageClient(ClientViews):
                 except Exception as exc:
                     step = op.throw(exc)
                 else:
+                    last = response_of(outcome) or last
                     step = op.send(outcome)
         except StopIteration as stop:
             result: T = stop.value
             return result
+        except ImgcompatError as exc:
+            self._tagged(exc, last)
+            raise
 
     # ------------------------------------------------------------------ the seam
 
     async def show(self, image_id: str, include_locations: bool = False,
                    show_deleted: bool = True) -> Image:
+        """The seam record of one image (``ImageNotFound`` if absent; a deleted one too
+        when ``show_deleted`` is false). Locations are stripped unless asked for: they can
+        hold credentials of the store."""
         return await self._run(plan.show_op(await self.discover(), image_id,
                                             include_locations=include_locations,
                                             show_deleted=show_deleted))
 
-    async def detail(
-        self,
-        filters: Mapping[str, Any] | None = None,
-        *,
-        marker: str | None = None,
-        limit: int | None = None,
-        page_size: int | None = None,
-        sort_key: str | None = None,
-        sort_dir: str | None = None,
-    ) -> AsyncListing:
-        """``async for image in await client.detail(...)``: pages are fetched lazily."""
-        pager = plan.start_listing(await self.discover(), filters, marker=marker,
-                                   limit=limit, page_size=page_size, sort_key=sort_key,
-                                   sort_dir=sort_dir)
+    async def detail(self, filters: Mapping[str, Any] | None = None,
+               **options: Unpack[ListingOptions]) -> AsyncListing:
+        """Every matching record, fetched page by page as the caller iterates; filters
+        as the classic seam takes them, paging as :class:`ListingOptions` says."""
+        pager = plan.start_listing(await self.discover(), filters, **options)
         self._state.report(pager.losses)
         return AsyncListing(self._pages(pager), pager.losses)
 
     async def _pages(self, pager: plan.Pager) -> AsyncIterator[Image]:
         while (request := pager.request()) is not None:
-            images, pager = pager.feed(await self._transport.send(request))
+            response = await self._transport.send(request, self._identity)
+            try:
+                images, pager = pager.feed(response)
+            except ImgcompatError as exc:
+                self._tagged(exc, response)
+                raise
             for image in images:
                 yield image
 
-    async def create(self, image: Image, data: Any = None, *, size: int | None = None,
-                     activate_empty: bool = True) -> Image:
+    async def create(self, image: Image | Mapping[str, Any], data: Any = None, *,
+                     size: int | None = None, activate_empty: bool = True) -> Image:
+        """A new image; with data, uploaded and active; ``size == 0`` without data ends
+        active too unless ``activate_empty=False`` (a queued reservation)."""
         return await self._run(plan.create_op(await self.discover(), image, data, size=size,
                                               activate_empty=activate_empty))
 
-    async def update(self, image_id: str, image: Image, data: Any = None,
+    async def update(self, image_id: str, image: Image | Mapping[str, Any],
+                     data: Any = None,
                      purge_props: bool = True, *, size: int | None = None) -> Image:
+        """Change the record to ``image`` with the minimal request (v2 JSON patch, v1
+        headers); ``purge_props`` removes properties ``image`` lacks; with ``data``, upload
+        it afterwards. The record after the change."""
         return await self._run(plan.update_op(await self.discover(), image_id, image, data,
                                               size=size, purge_props=purge_props))
 
     async def delete(self, image_id: str) -> None:
+        """Delete the image (``ImageNotFound`` if it does not exist)."""
         await self._run(plan.delete_op(await self.discover(), image_id))
 
     async def upload(self, image_id: str, data: Any, size: int | None = None) -> Image:
+        """Stream data into a queued image; the record after, checked against the bytes."""
         return await self._run(plan.upload_op(await self.discover(), image_id, data, size))
 
-    async def snapshot(
-        self,
-        name: str,
-        instance_uuid: str,
-        *,
-        base_image_ref: str | None = None,
-        user_id: str | None = None,
-        inherited: Mapping[str, JSON] | None = None,
-        data: Any = None,
-        size: int | None = None,
-        disk_format: DiskFormat | str | None = DiskFormat.RAW,
-        container_format: ContainerFormat | str | None = ContainerFormat.BARE,
-    ) -> Image:
-        record = plan.snapshot_image(
-            name, instance_uuid, base_image_ref=base_image_ref, user_id=user_id,
-            inherited=inherited, disk_format=disk_format, container_format=container_format)
-        return await self._run(plan.snapshot_op(await self.discover(), record, data,
-                                                size=size))
+    async def snapshot(self, name: str, instance_uuid: str, *, data: Any = None,
+                 size: int | None = None, **options: Unpack[SnapshotOptions]) -> Image:
+        """Create the private snapshot record and upload; a failed upload deletes it.
+        The record's details are :class:`SnapshotOptions` (raw/bare unless given)."""
+        record = snapshot_record(name, instance_uuid, options)
+        choice = await self.discover()
+        return await self._run(plan.snapshot_op(choice, record, data, size=size))
 
     async def download(
         self,
@@ -189,20 +178,18 @@ class AsyncImageClient(ClientViews):
         choice = await self.discover()
         image = plan.check_downloadable(await self.show(image_id))
         expected = Expected.from_image(image, image_id=image_id)
-        options: dict[str, Any] = {"image_id": image_id, "progress": progress,
-                                   "resumable": plan.resumable(choice)}
+        options = DownloadOptions(image_id=image_id, progress=progress,
+                                  resumable=plan.resumable(choice))
 
         def open_stream(offset: int) -> AbstractAsyncContextManager[HttpxByteStream]:
             return self._transport.open_stream(
-                plan.download_request(choice, image_id, offset), offset)
+                plan.download_request(choice, image_id, offset), offset, self._identity)
 
-        if dst_path is not None:
-            return await adownload_to_path(open_stream, expected, dst_path, **options)
-        if data is not None:
-            return await adownload_to_file(open_stream, expected, data, **options)
-        return aiter_download(open_stream, expected, **options)
+        into = dst_path if dst_path is not None else data
+        return await adownload(open_stream, expected, into=into, options=options)
 
     async def close(self) -> None:
+        """Close the connection pool (pinned views share it: close the client once)."""
         await self._transport.aclose()
 
     async def __aenter__(self) -> Self:

@@ -2,7 +2,7 @@
 
 The plan decides every request and judges every answer; this class sends the requests
 (:class:`~imgcompat.shell.transport.Transport`), streams the bytes
-(:mod:`imgcompat.shell.transfer`) and
+(:mod:`imgcompat.shell.download`, :mod:`imgcompat.shell.upload`) and
 keeps the per-client state: the discovery cache, the v1 warning, the loss callback. The
 state shared with :class:`~imgcompat.shell.aclient.AsyncImageClient` lives in
 :class:`ClientState`, so the two clients differ only in how they move bytes.
@@ -15,28 +15,27 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import IO, Any, Self, TypeVar
+from typing import IO, Any, Self, TypedDict, TypeVar, Unpack
 
+import attrs
 import httpx
 from tenacity.wait import wait_base
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import Endpoint, VersionChoice, choose_version, normalize_endpoint
+from imgcompat.core.download import DownloadOptions, Progress
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
-from imgcompat.core.immutable import JSON
+from imgcompat.core.errors import ImgcompatError, tag_request_ids
+from imgcompat.core.identity import ANONYMOUS, REQUEST_ID_HEADER, RequestIdentity
 from imgcompat.core.integrity import Expected, Verified
+from imgcompat.core.listing import ListingOptions
 from imgcompat.core.model import Image, Loss
+from imgcompat.core.plan import SnapshotOptions
 from imgcompat.shell.auth import Auth, make_auth
 from imgcompat.shell.config import ClientConfig, from_env, parse_version
-from imgcompat.shell.transfer import (
-    Progress,
-    check_uploaded,
-    download_to_file,
-    download_to_path,
-    iter_download,
-    upload_source,
-)
-from imgcompat.shell.transport import DEFAULT_BACKOFF, HttpxByteStream, Transport
+from imgcompat.shell.download import download
+from imgcompat.shell.transport import DEFAULT_BACKOFF, HttpxByteStream, SenderOptions, Transport
+from imgcompat.shell.upload import check_uploaded, upload_source
 
 LOG = logging.getLogger("imgcompat")
 T = TypeVar("T")
@@ -101,27 +100,73 @@ class ClientState:
             self.on_loss(tuple(losses))
 
 
-def build_state(
-    api_servers: str | Sequence[str],
-    *,
-    num_retries: int,
-    version: Api | str | None,
-    token: str | Callable[[], str | None] | None,
-    session: Any,
-    verify: bool | str,
-    timeout: float,
-    connect_timeout: float,
-    on_loss: LossCallback | None,
-) -> ClientState:
+def response_of(outcome: object) -> plan.Response | None:
+    """The server's answer inside a step's outcome, if it holds one."""
+    if isinstance(outcome, plan.Response):
+        return outcome
+    if isinstance(outcome, plan.Uploaded):
+        return outcome.response
+    return None
+
+
+def snapshot_record(name: str, instance_uuid: str, options: SnapshotOptions) -> Image:
+    """The snapshot record both clients create: raw/bare data unless the caller says."""
+    details: SnapshotOptions = {"disk_format": DiskFormat.RAW,
+                                     "container_format": ContainerFormat.BARE, **options}
+    return plan.snapshot_image(name, instance_uuid, **details)
+
+
+class _Keep:
+    """The default of a :meth:`ClientViews.for_request` argument that was not named."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP = _Keep()
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword options both clients take, documented once.
+
+    ``num_retries``: further attempts after a failed one, each on the next API server
+    (default 3). ``version``: pin an API major (``"1"``/``"2"``; default: discover, v2
+    preferred). ``token``: a token, or a callable returning the current one. ``session``: a
+    keystoneauth1 session (tokens and re-auth come from it). ``verify``: TLS verification,
+    or a CA bundle path. ``timeout`` / ``connect_timeout``: seconds per read / connect.
+    ``on_loss``: called with what a write could not carry (default: one warning per loss).
+    ``backoff``: a tenacity wait between attempts (tests pass ``tenacity.wait_none()``).
+    """
+
+    num_retries: int
+    version: Api | str | None
+    token: str | Callable[[], str | None] | None
+    session: Any
+    verify: bool | str
+    timeout: float
+    connect_timeout: float
+    on_loss: LossCallback | None
+    backoff: wait_base
+
+
+def build_state(api_servers: str | Sequence[str], options: ClientOptions
+                ) -> tuple[ClientState, SenderOptions]:
+    """The shared state of a new client, and what its sender is built with."""
+    token = options.get("token")
     config = ClientConfig(
         api_servers=api_servers,  # the converter normalises
-        num_retries=num_retries, version=version,
-        token=token if isinstance(token, str) else None, session=session, verify=verify,
-        timeout=timeout, connect_timeout=connect_timeout)
-    state = ClientState(config, on_loss)
+        num_retries=options.get("num_retries", 3), version=options.get("version"),
+        token=token if isinstance(token, str) else None, session=options.get("session"),
+        verify=options.get("verify", True), timeout=options.get("timeout", 60.0),
+        connect_timeout=options.get("connect_timeout", 10.0))
+    state = ClientState(config, options.get("on_loss"))
     if token is not None and not isinstance(token, str):
         state.auth = make_auth(token)
-    return state
+    sender: SenderOptions = {
+        "auth": state.auth, "num_retries": config.num_retries,
+        "backoff": options.get("backoff", DEFAULT_BACKOFF), "verify": config.verify,
+        "timeout": config.timeout, "connect_timeout": config.connect_timeout}
+    return state, sender
 
 
 class Listing(Iterator[Image]):
@@ -143,6 +188,7 @@ class ClientViews:
     _state: ClientState
     _pin: Api | None
     _caller: str | None = None
+    _identity: RequestIdentity = ANONYMOUS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> Self:
@@ -153,17 +199,44 @@ class ClientViews:
             "token": config.token, "session": config.session, "verify": config.verify,
             "timeout": config.timeout, "connect_timeout": config.connect_timeout}
         kwargs.update(options)
-        return cls(config.api_servers, **kwargs)  # type: ignore[call-arg]
+        return cls(config.api_servers, **kwargs)  # type: ignore[call-arg]  # a subclass __init__
 
-    def pinned(self, version: Api | str | None, *, caller: str | None = None) -> Self:
+    def pinned(self, version: Api | str | int | None, *, caller: str | None = None) -> Self:
         """A view of this client speaking ``version`` (``None``: discover): same pool,
         same discovery cache. The per-call-site pin of a driver that cannot use v2 yet;
         ``caller`` names it in the deprecation warning when the pin is v1."""
+        return self._view(_pin=parse_version(version), _caller=caller)
+
+    def for_request(
+        self,
+        token: str | _Keep | None = KEEP,
+        *,
+        service_token: str | _Keep | None = KEEP,
+        request_id: str | _Keep | None = KEEP,
+    ) -> Self:
+        """A view acting for one incoming request: every request it sends carries this
+        ``token`` (``X-Auth-Token``; the client's own auth when None), ``service_token``
+        (``X-Service-Token``, so a long upload survives the user's token expiring) and
+        ``request_id`` (``X-OpenStack-Request-ID``, ``req-<uuid>``, so the two services'
+        logs join). Cheap (no I/O), thread- and task-safe: it shares the pool, the
+        discovery cache, the retry policy and :meth:`pinned` with its client. A view of a
+        view replaces what it names and keeps the rest. Malformed values raise
+        :class:`~imgcompat.core.errors.InvalidRecord` here, before anything is sent."""
+        named = {name: value for name, value in (
+            ("token", token), ("service_token", service_token), ("request_id", request_id))
+            if not isinstance(value, _Keep)}
+        return self._view(_identity=attrs.evolve(self._identity, **named))
+
+    def _view(self, **changes: Any) -> Self:
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
-        view._pin = parse_version(version)
-        view._caller = caller
+        view.__dict__.update(changes)
         return view
+
+    def _tagged(self, error: ImgcompatError, last: plan.Response | None) -> ImgcompatError:
+        """An error leaving an operation names this view's request id and the server's."""
+        theirs = last.header(REQUEST_ID_HEADER) if last is not None else None
+        return tag_request_ids(error, self._identity.request_id, theirs)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(api_servers={list(self._state.roots)!r}, "
@@ -191,30 +264,14 @@ class ImageClient(ClientViews):
     ``tenacity.wait_none()``).
     """
 
-    def __init__(
-        self,
-        api_servers: str | Sequence[str],
-        *,
-        num_retries: int = 3,
-        version: Api | str | None = None,
-        token: str | Callable[[], str | None] | None = None,
-        session: Any = None,
-        verify: bool | str = True,
-        timeout: float = 60.0,
-        connect_timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-        on_loss: LossCallback | None = None,
-        backoff: wait_base = DEFAULT_BACKOFF,
-    ) -> None:
-        self._state = build_state(
-            api_servers, num_retries=num_retries, version=version, token=token,
-            session=session, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
-            on_loss=on_loss)
+    def __init__(self, api_servers: str | Sequence[str], *,
+                 transport: httpx.BaseTransport | None = None,
+                 **options: Unpack[ClientOptions]) -> None:
+        """A client of the API servers ``api_servers`` (one URL, several, or a
+        comma-separated text); see :class:`ClientOptions` for ``options``."""
+        self._state, sender = build_state(api_servers, options)
         self._pin: Api | None = self._state.config.version
-        self._transport = Transport(
-            self._state.roots, auth=self._state.auth, num_retries=num_retries,
-            backoff=backoff, verify=verify, timeout=timeout, connect_timeout=connect_timeout,
-            transport=transport)
+        self._transport = Transport(self._state.roots, transport=transport, **sender)
 
     # ------------------------------------------------------------------ the loop
 
@@ -223,23 +280,25 @@ class ImageClient(ClientViews):
         cached = self._state.cached_choice(self._pin)
         if cached is not None:
             return self._speaking(cached)
-        response = self._transport.send(plan.discovery_request())
+        response = self._transport.send(plan.discovery_request(), self._identity)
         versions, choice = plan.judge_versions(response, self._pin,
                                                endpoint=self._state.endpoints[0].root)
         return self._speaking(self._state.remember(versions, choice, self._pin))
 
     def _perform(self, step: plan.Step) -> Any:
         if isinstance(step, plan.Request):
-            return self._transport.send(step)
+            return self._transport.send(step, self._identity)
         if isinstance(step, plan.Upload):
             source = upload_source(step.data, step.size)
-            return plan.Uploaded(self._transport.send_stream(step.request, source), source)
+            return plan.Uploaded(
+                self._transport.send_stream(step.request, source, self._identity), source)
         if isinstance(step, plan.CheckUpload):
             return check_uploaded(step.source, step.image)
         self._state.report(step.losses)
         return None
 
     def _run(self, op: plan.Op[T]) -> T:
+        last: plan.Response | None = None
         try:
             step = next(op)
             while True:
@@ -248,76 +307,72 @@ class ImageClient(ClientViews):
                 except Exception as exc:
                     step = op.throw(exc)
                 else:
+                    last = response_of(outcome) or last
                     step = op.send(outcome)
         except StopIteration as stop:
             result: T = stop.value
             return result
+        except ImgcompatError as exc:
+            self._tagged(exc, last)
+            raise
 
     # ------------------------------------------------------------------ the seam
 
     def show(self, image_id: str, include_locations: bool = False,
              show_deleted: bool = True) -> Image:
+        """The seam record of one image (``ImageNotFound`` if absent; a deleted one too
+        when ``show_deleted`` is false). Locations are stripped unless asked for: they can
+        hold credentials of the store."""
         return self._run(plan.show_op(self.discover(), image_id,
                                       include_locations=include_locations,
                                       show_deleted=show_deleted))
 
-    def detail(
-        self,
-        filters: Mapping[str, Any] | None = None,
-        *,
-        marker: str | None = None,
-        limit: int | None = None,
-        page_size: int | None = None,
-        sort_key: str | None = None,
-        sort_dir: str | None = None,
-    ) -> Listing:
-        """Every matching record, fetched page by page as the caller iterates."""
-        pager = plan.start_listing(self.discover(), filters, marker=marker, limit=limit,
-                                   page_size=page_size, sort_key=sort_key, sort_dir=sort_dir)
+    def detail(self, filters: Mapping[str, Any] | None = None,
+               **options: Unpack[ListingOptions]) -> Listing:
+        """Every matching record, fetched page by page as the caller iterates; filters
+        as the classic seam takes them, paging as :class:`ListingOptions` says."""
+        pager = plan.start_listing(self.discover(), filters, **options)
         self._state.report(pager.losses)
         return Listing(self._pages(pager), pager.losses)
 
     def _pages(self, pager: plan.Pager) -> Iterator[Image]:
         while (request := pager.request()) is not None:
-            images, pager = pager.feed(self._transport.send(request))
+            response = self._transport.send(request, self._identity)
+            try:
+                images, pager = pager.feed(response)
+            except ImgcompatError as exc:
+                self._tagged(exc, response)
+                raise
             yield from images
 
-    def create(self, image: Image, data: Any = None, *, size: int | None = None,
+    def create(self, image: Image | Mapping[str, Any], data: Any = None, *, size: int | None = None,
                activate_empty: bool = True) -> Image:
         """A new image; with data, uploaded and active; ``size == 0`` without data ends
         active too unless ``activate_empty=False`` (a queued reservation)."""
         return self._run(plan.create_op(self.discover(), image, data, size=size,
                                         activate_empty=activate_empty))
 
-    def update(self, image_id: str, image: Image, data: Any = None,
+    def update(self, image_id: str, image: Image | Mapping[str, Any], data: Any = None,
                purge_props: bool = True, *, size: int | None = None) -> Image:
+        """Change the record to ``image`` with the minimal request (v2 JSON patch, v1
+        headers); ``purge_props`` removes properties ``image`` lacks; with ``data``, upload
+        it afterwards. The record after the change."""
         return self._run(plan.update_op(self.discover(), image_id, image, data, size=size,
                                         purge_props=purge_props))
 
     def delete(self, image_id: str) -> None:
+        """Delete the image (``ImageNotFound`` if it does not exist)."""
         self._run(plan.delete_op(self.discover(), image_id))
 
     def upload(self, image_id: str, data: Any, size: int | None = None) -> Image:
         """Stream data into a queued image; the record after, checked against the bytes."""
         return self._run(plan.upload_op(self.discover(), image_id, data, size))
 
-    def snapshot(
-        self,
-        name: str,
-        instance_uuid: str,
-        *,
-        base_image_ref: str | None = None,
-        user_id: str | None = None,
-        inherited: Mapping[str, JSON] | None = None,
-        data: Any = None,
-        size: int | None = None,
-        disk_format: DiskFormat | str | None = DiskFormat.RAW,
-        container_format: ContainerFormat | str | None = ContainerFormat.BARE,
-    ) -> Image:
-        """Create the private snapshot record and upload; a failed upload deletes it."""
-        record = plan.snapshot_image(
-            name, instance_uuid, base_image_ref=base_image_ref, user_id=user_id,
-            inherited=inherited, disk_format=disk_format, container_format=container_format)
+    def snapshot(self, name: str, instance_uuid: str, *, data: Any = None,
+                 size: int | None = None, **options: Unpack[SnapshotOptions]) -> Image:
+        """Create the private snapshot record and upload; a failed upload deletes it.
+        The record's details are :class:`SnapshotOptions` (raw/bare unless given)."""
+        record = snapshot_record(name, instance_uuid, options)
         return self._run(plan.snapshot_op(self.discover(), record, data, size=size))
 
     def download(
@@ -331,20 +386,18 @@ class ImageClient(ClientViews):
         choice = self.discover()
         image = plan.check_downloadable(self.show(image_id))
         expected = Expected.from_image(image, image_id=image_id)
-        options: dict[str, Any] = {"image_id": image_id, "progress": progress,
-                                   "resumable": plan.resumable(choice)}
+        options = DownloadOptions(image_id=image_id, progress=progress,
+                                  resumable=plan.resumable(choice))
 
         def open_stream(offset: int) -> AbstractContextManager[HttpxByteStream]:
             return self._transport.open_stream(
-                plan.download_request(choice, image_id, offset), offset)
+                plan.download_request(choice, image_id, offset), offset, self._identity)
 
-        if dst_path is not None:
-            return download_to_path(open_stream, expected, dst_path, **options)
-        if data is not None:
-            return download_to_file(open_stream, expected, data, **options)
-        return iter_download(open_stream, expected, **options)
+        into = dst_path if dst_path is not None else data
+        return download(open_stream, expected, into=into, options=options)
 
     def close(self) -> None:
+        """Close the connection pool (pinned views share it: close the client once)."""
         self._transport.close()
 
     def __enter__(self) -> Self:

@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 
 from imgcompat.core.discovery import normalize_endpoint
-from imgcompat.core.enums import Api
+from imgcompat.core.enums import Api, parse_api
 from imgcompat.core.errors import InvalidRecord
 
 _TRUE = ("1", "true", "yes", "on")
@@ -42,16 +42,10 @@ def _servers(value: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def parse_version(value: Api | str | int | None) -> Api | None:
-    """``None``/``""`` = discover; ``1``, ``2``, ``v2``, ``2.15`` name a major."""
-    if value is None:
+    """``None``/``""`` = discover; otherwise any spelling :func:`parse_api` knows."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    text = str(value).strip().lower().removeprefix("v")
-    if not text:
-        return None
-    major = text.split(".", 1)[0]
-    if major not in ("1", "2"):
-        raise InvalidRecord(f"unknown image API version {value!r}", field="version")
-    return Api(major)
+    return parse_api(value)
 
 
 @attrs.frozen

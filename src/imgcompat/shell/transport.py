@@ -14,7 +14,7 @@ import logging
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import attrs
 import httpx
@@ -29,10 +29,17 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from imgcompat.core.errors import ConnectionFailed, ImgcompatError, TransferInterrupted, error_for
+from imgcompat.core.errors import (
+    ConnectionFailed,
+    ImgcompatError,
+    TransferInterrupted,
+    error_for,
+    tag_request_ids,
+)
+from imgcompat.core.identity import REQUEST_ID_HEADER, TOKEN_HEADER, RequestIdentity
 from imgcompat.core.plan import Failure, Request, Response, is_retryable_status, may_retry
-from imgcompat.shell.auth import TOKEN_HEADER, Auth, redact
-from imgcompat.shell.transfer import UploadSource
+from imgcompat.shell.auth import Auth, redact
+from imgcompat.shell.upload import UploadSource
 
 LOG = logging.getLogger("imgcompat")
 
@@ -50,6 +57,7 @@ class _Retry(Exception):  # a signal to tenacity, never seen by callers
         self.failure = failure
         self.root = root
         self.detail = detail
+        self.server_request_id: str | None = None
 
 
 def classify(exc: httpx.TransportError) -> Failure:
@@ -108,6 +116,17 @@ def _sized(request: Request, source: UploadSource) -> Request:
                                           ("content-length", str(source.declared_size))))
 
 
+class SenderOptions(TypedDict, total=False):
+    """What both senders are built with, besides the roots and the httpx transport."""
+
+    auth: Auth | None
+    num_retries: int
+    backoff: wait_base
+    verify: bool | str
+    timeout: float
+    connect_timeout: float
+
+
 class _Base:
     """What both senders share: servers, rotation, headers, the retry policy, messages."""
 
@@ -118,6 +137,9 @@ class _Base:
         auth: Auth | None = None,
         num_retries: int = 3,
         backoff: wait_base = DEFAULT_BACKOFF,
+        verify: bool | str = True,
+        timeout: float = 60.0,
+        connect_timeout: float = 10.0,
     ) -> None:
         if not roots:
             raise ImgcompatError("no API server configured")
@@ -126,6 +148,10 @@ class _Base:
         self.num_retries = num_retries
         self.backoff = backoff
         self._cursor = 0
+        #: What the httpx client of either flavour is built with.
+        self._client_options: dict[str, Any] = {
+            "verify": verify_option(verify), "follow_redirects": False,
+            "timeout": httpx.Timeout(timeout, connect=connect_timeout)}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(roots={list(self.roots)!r}, auth={self.auth!r})"
@@ -137,13 +163,17 @@ class _Base:
     def _advance(self) -> None:
         self._cursor = (self._cursor + 1) % len(self.roots)
 
-    def _token(self) -> str | None:
+    def _token(self, identity: RequestIdentity) -> str | None:
+        if identity.token:
+            return identity.token
         return self.auth.token() if self.auth is not None else None
 
-    def _headers(self, request: Request, token: str | None) -> list[tuple[str, str]]:
+    def _headers(self, request: Request, identity: RequestIdentity) -> list[tuple[str, str]]:
         headers = list(request.headers)
+        token = self._token(identity)
         if token:
             headers.append((TOKEN_HEADER, token))
+        headers.extend(identity.headers())
         return headers
 
     def _policy(self) -> dict[str, Any]:
@@ -159,46 +189,99 @@ class _Base:
         exc = state.outcome.exception() if state.outcome is not None else None
         LOG.warning("image API attempt %d of %d failed (%s); trying %s",
                     state.attempt_number, self.num_retries + 1,
-                    redact(str(exc), self._safe_token()), self.current_root)
+                    str(exc), self.current_root)  # a _Retry's detail is redacted already
 
-    def _safe_token(self) -> str | None:
+    def _secrets(self, identity: RequestIdentity) -> tuple[str | None, ...]:
         try:
-            return self._token()
+            own = self.auth.token() if self.auth is not None else None
         except Exception:  # a failing token source must not hide the real error
-            return None
+            own = None
+        return (own, *identity.secrets())
 
-    def _failed(self, request: Request, root: str, failure: Failure, detail: str) -> _Retry:
+    def _failed(self, request: Request, root: str, failure: Failure, detail: str,
+                identity: RequestIdentity) -> _Retry:
         """The signal for a retryable failure; the next attempt goes to the next server."""
         self._advance()
-        return _Retry(failure, root, redact(detail, self._safe_token()))
+        return _Retry(failure, root, redact(detail, *self._secrets(identity)))
 
-    def _not_replayed(self, request: Request, root: str, exc: Exception) -> ConnectionFailed:
+    def _not_replayed(self, request: Request, root: str, exc: Exception,
+                      identity: RequestIdentity) -> ConnectionFailed:
         self._advance()
-        return ConnectionFailed(
+        detail = redact(str(exc), *self._secrets(identity)) or type(exc).__name__
+        error = ConnectionFailed(
             f"{request.method} {request.path} failed after its body was sent "
-            f"({redact(str(exc), self._safe_token()) or type(exc).__name__}); not replayed: "
-            "the server may have acted", servers=(root,), image_id=request.image_id)
+            f"({detail}); not replayed: the server may have acted",
+            servers=(root,), image_id=request.image_id)
+        tag_request_ids(error, identity.request_id, None)
+        return error
 
-    def _exhausted(self, request: Request, tried: list[str], last: _Retry) -> ConnectionFailed:
+    def _exhausted(self, request: Request, tried: list[str], last: _Retry,
+                   identity: RequestIdentity) -> ConnectionFailed:
         servers = list(dict.fromkeys(tried))
-        return ConnectionFailed(
+        error = ConnectionFailed(
             f"{request.method} {request.path}: {last.detail} "
             f"({len(tried)} attempt{'s' if len(tried) != 1 else ''})",
             servers=servers, image_id=request.image_id)
+        tag_request_ids(error, identity.request_id, last.server_request_id)
+        return error
+
+    def _build(self, client: httpx.Client | httpx.AsyncClient, request: Request,
+               tried: list[str], body: BodyFactory, identity: RequestIdentity
+               ) -> tuple[httpx.Request, Any, bool, str]:
+        """One attempt's request on the current server, its body and whether it replays."""
+        root = self.current_root
+        content, replayable = body()
+        tried.append(root)
+        built = client.build_request(
+            request.method, root + request.path, params=request.params,
+            headers=self._headers(request, identity), content=content)
+        return built, content, replayable, root
+
+    def _transport_failure(self, request: Request, root: str, exc: httpx.TransportError, *,
+                           content: Any, replayable: bool, identity: RequestIdentity
+                           ) -> Exception:
+        """What a broken attempt raises: a retry signal, or the final error when the body
+        may have reached the server and cannot be replayed."""
+        failure = classify(exc)
+        if isinstance(content, _Tracked) and content.started:
+            failure = Failure.NO_ANSWER
+        if may_retry(request, failure, body_replayable=replayable):
+            return self._failed(request, root, failure, f"{type(exc).__name__}: {exc}",
+                                identity)
+        return self._not_replayed(request, root, exc, identity)
+
+    def _retry_status(self, request: Request, root: str, response: httpx.Response,
+                      replayable: bool, identity: RequestIdentity) -> bool:
+        """Whether this answer's status asks for the next server (after logging it)."""
+        self._log(request, root, response, identity)
+        return is_retryable_status(request, response.status_code) and may_retry(
+            request, Failure.RETRYABLE_STATUS, body_replayable=replayable)
+
+    def _status_retry(self, request: Request, root: str, response: httpx.Response,
+                      body: bytes, identity: RequestIdentity) -> _Retry:
+        signal = self._failed(request, root, Failure.RETRYABLE_STATUS,
+                              str(error_for(response.status_code, body, None)), identity)
+        signal.server_request_id = response.headers.get(REQUEST_ID_HEADER)
+        return signal
 
     def _facts(self, response: httpx.Response, body: bytes) -> Response:
         return Response(response.status_code, tuple(response.headers.multi_items()), body)
 
-    def _status_error(self, request: Request, response: httpx.Response, body: bytes) -> Exception:
+    def _status_error(self, request: Request, response: httpx.Response, body: bytes,
+                      identity: RequestIdentity) -> Exception:
         error = error_for(response.status_code, body, request.image_id)
-        token = self._safe_token()
-        if token and token in error.message:
-            error = type(error)(redact(error.message, token), image_id=error.image_id,
+        secrets = self._secrets(identity)
+        if redact(error.message, *secrets) != error.message:
+            error = type(error)(redact(error.message, *secrets), image_id=error.image_id,
                                 status=error.status)
-        return error
+        return tag_request_ids(error, identity.request_id,
+                               response.headers.get(REQUEST_ID_HEADER))
 
-    def _log(self, request: Request, root: str, status: int) -> None:
-        LOG.debug("%s %s%s -> %d", request.method, root, request.path, status)
+    def _log(self, request: Request, root: str, response: httpx.Response,
+             identity: RequestIdentity) -> None:
+        LOG.debug("%s %s%s -> %d (request id %s, server request id %s)", request.method,
+                  root, request.path, response.status_code, identity.request_id or "-",
+                  response.headers.get(REQUEST_ID_HEADER) or "-")
 
 
 class HttpxByteStream:
@@ -251,82 +334,62 @@ class HttpxByteStream:
 class Transport(_Base):
     """Synchronous sender over one ``httpx.Client`` (one connection pool per client)."""
 
-    def __init__(
-        self,
-        roots: Sequence[str],
-        *,
-        auth: Auth | None = None,
-        num_retries: int = 3,
-        backoff: wait_base = DEFAULT_BACKOFF,
-        verify: bool | str = True,
-        timeout: float = 60.0,
-        connect_timeout: float = 10.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(roots, auth=auth, num_retries=num_retries, backoff=backoff)
-        self._client = httpx.Client(
-            transport=transport, verify=verify_option(verify), follow_redirects=False,
-            timeout=httpx.Timeout(timeout, connect=connect_timeout))
+    def __init__(self, roots: Sequence[str], *, transport: httpx.BaseTransport | None = None,
+                 **options: Unpack[SenderOptions]) -> None:
+        super().__init__(roots, **options)
+        self._client = httpx.Client(transport=transport, **self._client_options)
 
     def close(self) -> None:
+        """Close the connection pool."""
         self._client.close()
 
-    def _attempt(self, request: Request, tried: list[str], body: BodyFactory, stream: bool
-                 ) -> httpx.Response:
-        root = self.current_root
-        content, replayable = body()
-        tried.append(root)
-        built = self._client.build_request(
-            request.method, root + request.path, params=request.params,
-            headers=self._headers(request, self._token()), content=content)
+    def _attempt(self, request: Request, tried: list[str], body: BodyFactory, stream: bool,
+                 identity: RequestIdentity) -> httpx.Response:
+        built, content, replayable, root = self._build(self._client, request, tried, body,
+                                                       identity)
         try:
             response = self._client.send(built, stream=stream)
         except httpx.TransportError as exc:
-            failure = classify(exc)
-            if isinstance(content, _Tracked) and content.started:
-                failure = Failure.NO_ANSWER
-            if may_retry(request, failure, body_replayable=replayable):
-                raise self._failed(request, root, failure, f"{type(exc).__name__}: {exc}"
-                                   ) from exc
-            raise self._not_replayed(request, root, exc) from exc
-        self._log(request, root, response.status_code)
-        if is_retryable_status(request, response.status_code) and may_retry(
-                request, Failure.RETRYABLE_STATUS, body_replayable=replayable):
+            raise self._transport_failure(request, root, exc, content=content,
+                                          replayable=replayable, identity=identity) from exc
+        if self._retry_status(request, root, response, replayable, identity):
             body_bytes = response.read()
             response.close()
-            raise self._failed(request, root, Failure.RETRYABLE_STATUS,
-                               str(error_for(response.status_code, body_bytes, None)))
+            raise self._status_retry(request, root, response, body_bytes, identity)
         return response
 
-    def _run(self, request: Request, body: BodyFactory, *, stream: bool = False
-             ) -> httpx.Response:
+    def _run(self, request: Request, body: BodyFactory, identity: RequestIdentity, *,
+             stream: bool = False) -> httpx.Response:
         tried: list[str] = []
         try:
             for attempt in Retrying(**self._policy()):
                 with attempt:
-                    return self._attempt(request, tried, body, stream)
+                    return self._attempt(request, tried, body, stream, identity)
         except _Retry as last:
-            raise self._exhausted(request, tried, last) from last
+            raise self._exhausted(request, tried, last, identity) from last
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def send(self, request: Request) -> Response:
+    def send(self, request: Request, identity: RequestIdentity) -> Response:
         """Send a planned request with its buffered body; the answer's facts."""
-        response = self._run(request, _buffered(request))
+        response = self._run(request, _buffered(request), identity)
         return self._facts(response, response.content)
 
-    def send_stream(self, request: Request, source: UploadSource) -> Response:
+    def send_stream(self, request: Request, source: UploadSource,
+                    identity: RequestIdentity) -> Response:
         """Send a request whose body is streamed from an upload source."""
         response = self._run(_sized(request, source),
-                             lambda: (_Tracked(source.iter_chunks()), source.rewindable))
+                             lambda: (_Tracked(source.iter_chunks()), source.rewindable),
+                             identity)
         return self._facts(response, response.content)
 
     @contextmanager
-    def open_stream(self, request: Request, offset: int = 0) -> Iterator[HttpxByteStream]:
+    def open_stream(self, request: Request, offset: int,
+                    identity: RequestIdentity) -> Iterator[HttpxByteStream]:
         """A streamed answer (a download); a status of 400 or more raises the typed error."""
-        response = self._run(request, _buffered(request), stream=True)
+        response = self._run(request, _buffered(request), identity, stream=True)
         try:
             if response.status_code >= 400:
-                raise self._status_error(request, response, response.read())
+                raise self._status_error(request, response, response.read(), identity)
             yield HttpxByteStream(response, offset, self.current_root, request.image_id)
         finally:
             response.close()
@@ -335,80 +398,66 @@ class Transport(_Base):
 class AsyncTransport(_Base):
     """The asyncio twin of :class:`Transport` (``httpx.AsyncClient``)."""
 
-    def __init__(
-        self,
-        roots: Sequence[str],
-        *,
-        auth: Auth | None = None,
-        num_retries: int = 3,
-        backoff: wait_base = DEFAULT_BACKOFF,
-        verify: bool | str = True,
-        timeout: float = 60.0,
-        connect_timeout: float = 10.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(roots, auth=auth, num_retries=num_retries, backoff=backoff)
-        self._client = httpx.AsyncClient(
-            transport=transport, verify=verify_option(verify), follow_redirects=False,
-            timeout=httpx.Timeout(timeout, connect=connect_timeout))
+    def __init__(self, roots: Sequence[str], *,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 **options: Unpack[SenderOptions]) -> None:
+        super().__init__(roots, **options)
+        self._client = httpx.AsyncClient(transport=transport, **self._client_options)
 
     async def aclose(self) -> None:
+        """Close the connection pool."""
         await self._client.aclose()
 
     async def _attempt(self, request: Request, tried: list[str], body: BodyFactory,
-                       stream: bool) -> httpx.Response:
-        root = self.current_root
-        content, replayable = body()
-        tried.append(root)
-        built = self._client.build_request(
-            request.method, root + request.path, params=request.params,
-            headers=self._headers(request, self._token()), content=content)
+                       stream: bool, identity: RequestIdentity) -> httpx.Response:
+        built, content, replayable, root = self._build(self._client, request, tried, body,
+                                                       identity)
         try:
             response = await self._client.send(built, stream=stream)
         except httpx.TransportError as exc:
-            failure = classify(exc)
-            if isinstance(content, _Tracked) and content.started:
-                failure = Failure.NO_ANSWER
-            if may_retry(request, failure, body_replayable=replayable):
-                raise self._failed(request, root, failure, f"{type(exc).__name__}: {exc}"
-                                   ) from exc
-            raise self._not_replayed(request, root, exc) from exc
-        self._log(request, root, response.status_code)
-        if is_retryable_status(request, response.status_code) and may_retry(
-                request, Failure.RETRYABLE_STATUS, body_replayable=replayable):
+            raise self._transport_failure(request, root, exc, content=content,
+                                          replayable=replayable, identity=identity) from exc
+        if self._retry_status(request, root, response, replayable, identity):
             body_bytes = await response.aread()
             await response.aclose()
-            raise self._failed(request, root, Failure.RETRYABLE_STATUS,
-                               str(error_for(response.status_code, body_bytes, None)))
+            raise self._status_retry(request, root, response, body_bytes, identity)
         return response
 
-    async def _run(self, request: Request, body: BodyFactory, *, stream: bool = False
-                   ) -> httpx.Response:
+    async def _run(self, request: Request, body: BodyFactory, identity: RequestIdentity, *,
+                   stream: bool = False) -> httpx.Response:
         tried: list[str] = []
         try:
             async for attempt in AsyncRetrying(**self._policy()):
                 with attempt:
-                    return await self._attempt(request, tried, body, stream)
+                    return await self._attempt(request, tried, body, stream, identity)
         except _Retry as last:
-            raise self._exhausted(request, tried, last) from last
+            raise self._exhausted(request, tried, last, identity) from last
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def send(self, request: Request) -> Response:
-        response = await self._run(request, _buffered(request))
+    async def send(self, request: Request, identity: RequestIdentity
+                   ) -> Response:
+        """Send a planned request with its buffered body; the answer's facts."""
+        response = await self._run(request, _buffered(request), identity)
         return self._facts(response, response.content)
 
-    async def send_stream(self, request: Request, source: UploadSource) -> Response:
-        response = await self._run(_sized(request, source),
-                                   lambda: (_ATracked(source.aiter_chunks()), source.rewindable))
+    async def send_stream(self, request: Request, source: UploadSource,
+                          identity: RequestIdentity) -> Response:
+        """Send a request whose body is streamed from an upload source."""
+        response = await self._run(
+            _sized(request, source),
+            lambda: (_ATracked(source.aiter_chunks()), source.rewindable), identity)
         return self._facts(response, response.content)
 
     @asynccontextmanager
-    async def open_stream(self, request: Request, offset: int = 0
+    async def open_stream(self, request: Request, offset: int,
+                          identity: RequestIdentity
                           ) -> AsyncIterator[HttpxByteStream]:
-        response = await self._run(request, _buffered(request), stream=True)
+        """A streamed answer (a download); a status of 400 or more raises the typed error."""
+        response = await self._run(request, _buffered(request), identity, stream=True)
         try:
             if response.status_code >= 400:
-                raise self._status_error(request, response, await response.aread())
+                raise self._status_error(request, response, await response.aread(),
+                                         identity)
             yield HttpxByteStream(response, offset, self.current_root, request.image_id)
         finally:
             await response.aclose()

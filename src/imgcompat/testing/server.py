@@ -1,8 +1,13 @@
 """The emulator over real sockets: uvicorn on 127.0.0.1, in a thread or in the foreground.
 
 ``serve()`` is for tests and demos (a free port, stopped on exit); ``run_server()`` is what
-``imgcompat serve`` runs. Only 127.0.0.1 is ever bound: the emulator has no
-authentication and is not meant to be reachable from other hosts.
+``imgcompat serve`` runs. Only 127.0.0.1 is ever bound: the emulator's identities are
+for tests (by default there is no authentication at all) and it is not meant to be
+reachable from other hosts.
+
+uvicorn is the ``emulator`` extra and is imported only here, when a socket is served: the
+in-process emulator (``Emulator.sync_transport()``) works without it, and without it these
+two functions raise :class:`MissingExtra` instead of an ``ImportError`` traceback.
 """
 
 from __future__ import annotations
@@ -15,11 +20,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
+from imgcompat.core.errors import MissingExtra
 
 from .emulator import ApiMode, Emulator
 from .faults import ConnectionDropped
+
+if TYPE_CHECKING:
+    import uvicorn
 
 HOST = "127.0.0.1"
 _START_TIMEOUT = 10.0
@@ -36,7 +45,23 @@ class _QuietDrops(logging.Filter):
 _FILTER = _QuietDrops()
 
 
+
+@contextmanager
+def _uvicorn_needed() -> Iterator[None]:
+    """Turn ``import uvicorn`` failing into one line that names the extra to install."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != "uvicorn":
+            raise
+        raise MissingExtra("serving the emulator on a socket needs uvicorn, the 'emulator' "
+                           "extra: pip install 'imgcompat[emulator]'",
+                           extra="emulator") from exc
+
+
 def _config(emulator: Emulator, log_level: str) -> uvicorn.Config:
+    import uvicorn
+
     logging.getLogger("uvicorn.error").addFilter(_FILTER)
     return uvicorn.Config(emulator.app, log_level=log_level, access_log=False,
                           lifespan="off", timeout_graceful_shutdown=1)
@@ -63,6 +88,8 @@ def serve(emulator: Emulator, host: str = HOST, port: int = 0,
 
     ``port=0`` picks a free port. The server stops (and the thread ends) on exit.
     """
+    with _uvicorn_needed():
+        import uvicorn
     sock = _bind(host, port)
     server = uvicorn.Server(_config(emulator, log_level))
     errors: list[BaseException] = []
@@ -93,10 +120,17 @@ def serve(emulator: Emulator, host: str = HOST, port: int = 0,
 
 def run_server(api: ApiMode = "both", port: int = 9292,
                data_dir: str | os.PathLike[str] | None = None, *, v2_minor: int = 17,
-               pending_delete: bool = False, log_level: str = "info") -> None:
-    """Serve a new emulator on 127.0.0.1:``port`` until interrupted (``imgcompat serve``)."""
+               pending_delete: bool = False, log_level: str = "info",
+               **emulator_options: Any) -> None:
+    """Serve a new emulator on 127.0.0.1:``port`` until interrupted (``imgcompat serve``).
+
+    ``emulator_options`` are the :class:`Emulator`'s keyword settings (``auth="trusted"``,
+    ``stores=("fast", "cheap")``...).
+    """
+    with _uvicorn_needed():
+        import uvicorn
     emulator = Emulator(api=api, v2_minor=v2_minor, data_dir=data_dir,
-                        pending_delete=pending_delete)
+                        pending_delete=pending_delete, **emulator_options)
     sock = _bind(HOST, port)
     try:
         uvicorn.Server(_config(emulator, log_level)).run(sockets=[sock])

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -31,6 +31,11 @@ CHUNK_SIZE = 1024 * 1024
 def now() -> datetime:
     """The store's clock: UTC, truncated to whole seconds as Glance's database kept it."""
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def precise_now() -> datetime:
+    """The tasks' clock: their rows keep microseconds (``/v2/images/{id}/tasks`` shows them)."""
+    return datetime.now(UTC)
 
 
 @attrs.frozen
@@ -63,6 +68,10 @@ class Record:
     deleted_at: datetime | None = None
     tags: tuple[str, ...] = ()
     properties: dict[str, str | None] = attrs.field(factory=dict)
+    #: The stores (``/v2/info/stores`` ids) holding the data, first the upload's.
+    stores: tuple[str, ...] = ()
+    #: Where ``PUT .../stage`` left the bytes for a ``glance-direct`` import.
+    staged: str | None = None
 
     @property
     def has_data(self) -> bool:
@@ -72,6 +81,37 @@ class Record:
     def gone(self) -> bool:
         """Soft-deleted: v2 answers 404, v1 shows it only under ``changes-since``."""
         return self.deleted or self.status in (Status.DELETED, Status.PENDING_DELETE)
+
+
+@attrs.frozen
+class Member:
+    """One image membership (``image_members`` row); a deleted one is kept for re-use."""
+
+    image_id: str
+    member_id: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool = False
+
+
+@attrs.frozen
+class Task:
+    """One task (``tasks`` row): what an import did, as ``/v2/tasks`` reports it."""
+
+    id: str
+    type: str
+    status: str
+    owner: str | None
+    image_id: str | None
+    user_id: str | None
+    request_id: str | None
+    input: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    result: dict[str, Any] | None = None
+    message: str = ""
+    expires_at: datetime | None = None
 
 
 class NotFound(LookupError):
@@ -87,6 +127,8 @@ class Store:
 
     def __init__(self) -> None:
         self._records: dict[str, Record] = {}
+        self._members: dict[str, dict[str, Member]] = {}
+        self._tasks: dict[str, Task] = {}
         self._lock = threading.RLock()
 
     def new_id(self) -> str:
@@ -121,6 +163,50 @@ class Store:
     def all(self) -> list[Record]:
         with self._lock:
             return list(self._records.values())
+
+    # -------------------------------------------------------------------- members
+
+    def members(self, image_id: str) -> list[Member]:
+        """The live memberships of an image, in the order they were first made."""
+        with self._lock:
+            return [m for m in self._members.get(image_id, {}).values() if not m.deleted]
+
+    def member(self, image_id: str, member_id: str) -> Member | None:
+        with self._lock:
+            found = self._members.get(image_id, {}).get(member_id)
+        return None if found is None or found.deleted else found
+
+    def put_member(self, member: Member) -> Member:
+        """Add or replace a membership (a deleted row of the same pair is re-used)."""
+        with self._lock:
+            self._members.setdefault(member.image_id, {})[member.member_id] = member
+        return member
+
+    def drop_members(self, image_id: str) -> None:
+        with self._lock:
+            self._members.pop(image_id, None)
+
+    # ---------------------------------------------------------------------- tasks
+
+    def put_task(self, task: Task) -> Task:
+        with self._lock:
+            self._tasks[task.id] = task
+        return task
+
+    def task(self, task_id: str) -> Task | None:
+        with self._lock:
+            return self._tasks.get(task_id)
+
+    def tasks(self) -> list[Task]:
+        with self._lock:
+            return list(self._tasks.values())
+
+    def update_task(self, task_id: str, change: Callable[[Task], Task]) -> Task:
+        """Apply ``change`` to a task atomically; ``updated_at`` moves."""
+        with self._lock:
+            new = attrs.evolve(change(self._tasks[task_id]), updated_at=precise_now())
+            self._tasks[task_id] = new
+            return new
 
 
 # ----------------------------------------------------------------------------- bytes
@@ -225,7 +311,6 @@ class DirectoryBlobs:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, location: str) -> Path:
         path = Path(location.removeprefix("file://"))
@@ -234,6 +319,7 @@ class DirectoryBlobs:
         return path
 
     def writer(self, image_id: str) -> BlobWriter:
+        self.root.mkdir(parents=True, exist_ok=True)  # made on first use
         return _FileWriter(self.root, image_id)
 
     def read(self, location: str, start: int, end: int,
