@@ -20,7 +20,7 @@ from imgcompat import from_v2
 from imgcompat.core.fields import BY_V2_KEY
 from imgcompat.core.immutable import FrozenDict
 from imgcompat.core.model import V2Image
-from imgcompat.core.schema import inlined_schema
+from imgcompat.core.schema import _FORMATS, _Validator, inlined_schema
 from imgcompat.core.seam import _wire_to_image, from_v2_list
 from imgcompat.core.translate import v2_to_image
 from imgcompat.core.v2 import (
@@ -30,7 +30,7 @@ from imgcompat.core.v2 import (
     v2_json_to_v2image,
     v2image_to_v2_json,
 )
-from imgcompat.core.v2_fast import v2_list_wire_fast, v2_wire_fast, wire_to_v2image
+from imgcompat.core.v2_fast import checker, v2_list_wire_fast, v2_wire_fast, wire_to_v2image
 from tests.property.strategies import property_names, v2_images
 
 ID = "985df77b-9844-478d-943c-c2e15fe354f3"
@@ -91,12 +91,16 @@ def _edges(sub: Any) -> st.SearchStrategy[Any]:
     if "pattern" in sub:
         near = st.from_regex(sub["pattern"].replace("$", r"\Z"))
         out.append(near)
-        out.append(st.tuples(near, st.sampled_from(["\n", " ", "A", "-", "é", "\x00"])).map(
+        out.append(near.map(lambda text: text + "\n"))  # Python's "$" would take it
+        out.append(st.tuples(near, st.sampled_from([" ", "A", "-", "é", "\x00"])).map(
             lambda p: p[0] + p[1]))
     if sub.get("format") == "date-time":
         out.append(_DATE_EDGES)
     if "items" in sub:
         out.append(st.lists(_edges(sub["items"]), max_size=3))
+    if {"properties", "required", "additionalProperties"} & set(sub):
+        names = sorted({*sub.get("properties", {}), *sub.get("required", []), "other"})
+        out.append(st.dictionaries(st.sampled_from(names), _ONE_OF_EACH_TYPE, max_size=3))
     return st.one_of(out)
 
 
@@ -254,3 +258,68 @@ def test_every_table_key_is_compiled() -> None:
     wire = v2_wire_fast(doc)
     assert wire is not None
     assert wire_to_v2image(wire) == _v2image_reference(doc)
+
+
+# ------------------------------------------------- the compiler itself, on any small schema
+
+_PATTERNS = st.sampled_from(["^[a-z0-9_]+$", "^x", "b$", "^[^\\r\\n]*$", "[0-9]{2}"])
+_KEYWORDS: dict[str, st.SearchStrategy[Any]] = {
+    "type": st.one_of(st.sampled_from(["null", "string", "integer", "number", "boolean",
+                                       "array", "object"]),
+                      st.lists(st.sampled_from(["null", "string", "integer", "boolean"]),
+                               min_size=1, max_size=3, unique=True)),
+    "maxLength": st.integers(0, 3), "minLength": st.integers(0, 2),
+    "minimum": st.integers(-1, 1), "maximum": st.integers(0, 2),
+    "pattern": _PATTERNS, "format": st.sampled_from(["date-time", "uri"]),
+    "description": st.just("an annotation"), "enum": st.just(["x", 1]),
+}
+#: A few keywords at a time, so that each one often decides alone.
+_SCALAR_SCHEMAS = st.lists(st.sampled_from(sorted(_KEYWORDS)), max_size=3, unique=True).flatmap(
+    lambda names: st.fixed_dictionaries({name: _KEYWORDS[name] for name in names}))
+
+
+def _extend(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.fixed_dictionaries({"type": st.just("array"), "items": children}),
+        st.fixed_dictionaries({"type": st.just("object")}, optional={
+            "properties": st.dictionaries(st.sampled_from(["a", "b"]), children, max_size=2),
+            "required": st.lists(st.sampled_from(["a", "b"]), max_size=2, unique=True),
+            "additionalProperties": st.one_of(st.booleans(), children),
+        }),
+        st.booleans(),
+    )
+
+
+#: Half of them one subschema alone: a keyword is best caught where it decides alone.
+_SCHEMAS = st.one_of(_SCALAR_SCHEMAS, st.recursive(_SCALAR_SCHEMAS, _extend, max_leaves=4))
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2, 3), st.floats(-2, 3),
+              st.text("xab0129_\n", max_size=5), _DATE_EDGES),
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.dictionaries(st.sampled_from(["a", "b", "c"]), children,
+                                               max_size=3)),
+    max_leaves=6,
+)
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, list):
+        return any(map(_has_float, value))
+    return isinstance(value, dict) and any(map(_has_float, value.values()))
+
+
+@given(_SCHEMAS, st.data())
+def test_compiled_check_agrees_with_jsonschema(sub: Any, data: st.DataObject) -> None:
+    """A compiled check never accepts what the validator refuses, and (floats aside, which
+    it leaves to the validator) never refuses what it accepts."""
+    value = data.draw(st.one_of(_JSON, _edges(sub)))
+    check = checker(sub)
+    if check is None:
+        return  # a keyword it does not compile (enum): every such value steps aside
+    valid = _Validator(sub, format_checker=_FORMATS).is_valid(value)
+    if check(value):
+        assert valid, (sub, value)
+    elif not _has_float(value):
+        assert not valid, (sub, value)
