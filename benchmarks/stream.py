@@ -298,6 +298,27 @@ def _child(args: list[str]) -> dict[str, Any]:
     return result
 
 
+@contextlib.contextmanager
+def emulator_process(workdir: str | None, prefix: str
+                     ) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
+    """A v2 emulator keeping bytes on disk, in a process of its own (so its CPU is its own):
+    its URL, the scratch directory (``store/`` its bytes, ``out/`` for downloads), the
+    process. Stopped, and the directory removed, on exit."""
+    with tempfile.TemporaryDirectory(dir=workdir, prefix=prefix) as tmp:
+        root = Path(tmp)
+        (root / "store").mkdir()
+        (root / "out").mkdir()
+        server = subprocess.Popen([sys.executable, __file__, "serve", str(root / "store")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout is not None
+            yield server.stdout.readline().strip(), root, server
+        finally:
+            assert server.stdin is not None
+            server.stdin.close()
+            server.wait(timeout=30)
+
+
 def _make_image(path: Path, size: int) -> None:
     block = os.urandom(16 * MiB)
     with path.open("wb") as fh:
@@ -341,41 +362,28 @@ def main() -> None:
     parser.add_argument("--workdir", default=None, help="where images and downloads go")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(dir=args.workdir, prefix="imgcompat-bench-") as tmp:
-        root = Path(tmp)
-        (root / "store").mkdir()
-        (root / "out").mkdir()
-        server = subprocess.Popen([sys.executable, __file__, "serve", str(root / "store")],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            assert server.stdout is not None
-            url = server.stdout.readline().strip()
-            rows: list[tuple[str, ...]] = []
-            for mib in args.size_mib:
-                source = root / f"image-{mib}.raw"
-                _make_image(source, mib * MiB)
-                image_id = _upload(url, source)
-                best: dict[str, dict[str, Any]] = {}
-                # rounds interleave the cases, so a busy moment does not hit one case only
-                for _ in range(max(1, args.repeat)):
-                    for name in args.cases:
-                        target = str(source) if name.startswith("upload") else image_id
-                        server_cpu = _cpu_of(server.pid)
-                        got = _child(["case", name, url, target, str(root / "out")])
-                        got["server_cpu"] = _cpu_of(server.pid) - server_cpu
-                        old = best.get(name)
-                        if old is None or got.get("seconds", 1e9) < old.get("seconds", 1e9):
-                            best[name] = got
-                        print(f"{mib} MiB {name}: {got}", file=sys.stderr, flush=True)
+    with emulator_process(args.workdir, "imgcompat-bench-") as (url, root, server):
+        rows: list[tuple[str, ...]] = []
+        for mib in args.size_mib:
+            source = root / f"image-{mib}.raw"
+            _make_image(source, mib * MiB)
+            image_id = _upload(url, source)
+            best: dict[str, dict[str, Any]] = {}
+            # rounds interleave the cases, so a busy moment does not hit one case only
+            for _ in range(max(1, args.repeat)):
                 for name in args.cases:
-                    base = best.get("upload-baseline" if name.startswith("upload")
-                                    else "baseline")
-                    rows.append((f"{mib} MiB", name, *_fmt(best[name], base)))
-                source.unlink()
-        finally:
-            assert server.stdin is not None
-            server.stdin.close()
-            server.wait(timeout=30)
+                    target = str(source) if name.startswith("upload") else image_id
+                    server_cpu = _cpu_of(server.pid)
+                    got = _child(["case", name, url, target, str(root / "out")])
+                    got["server_cpu"] = _cpu_of(server.pid) - server_cpu
+                    old = best.get(name)
+                    if old is None or got.get("seconds", 1e9) < old.get("seconds", 1e9):
+                        best[name] = got
+                    print(f"{mib} MiB {name}: {got}", file=sys.stderr, flush=True)
+            for name in args.cases:
+                base = best.get("upload-baseline" if name.startswith("upload") else "baseline")
+                rows.append((f"{mib} MiB", name, *_fmt(best[name], base)))
+            source.unlink()
 
     print(f"load average after the run: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     head = ("image", "case", "seconds", "MB/s", "vs baseline", "client CPU s/GiB",

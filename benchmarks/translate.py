@@ -145,7 +145,7 @@ def _warlock_models() -> tuple[Any, Any] | None:
     """glanceclient's v2 image models (validating, unvalidated), built as its
     ``images.Controller`` builds them, from the schema the emulator publishes."""
     try:
-        import warlock  # type: ignore[import-untyped]
+        import warlock
         from glanceclient.v2 import schemas
 
         from imgcompat.testing.emulator import Emulator

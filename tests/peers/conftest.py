@@ -4,8 +4,9 @@ python-glanceclient 2.16.0 (the last release with the v1 API) pins ``warlock<2``
 pins ``jsonschema<4``; imgcompat needs jsonschema 4. So the peer lives in a separate venv
 (built once, cached in /tmp like the real Glance's) and is driven as a subprocess against
 an emulator this test process serves on 127.0.0.1. The latest python-glanceclient and
-openstacksdk (the differential tests) share a second venv, cached beside it under a name
-that carries their versions, so that a bump builds a new one.
+openstacksdk (the differential tests, and the v1 life cycle through that glanceclient's v1
+library and ``glance --os-image-api-version 1``: it still ships both) share a second venv,
+cached beside it under a name that carries their versions, so that a bump builds a new one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import REPO_ROOT
 
 PEER_VENV = Path(os.environ.get("IMGCOMPAT_PEER_VENV", "/tmp/imgcompat-peers/venv"))
 PEER_PACKAGES = ("python-glanceclient==2.16.0",)
@@ -63,24 +66,38 @@ def peer_python() -> Path:
 def latest_peer_python() -> Path:
     """A Python interpreter with the latest python-glanceclient and openstacksdk."""
     return _venv_python(LATEST_VENV, LATEST_PACKAGES,
-                        "import glanceclient.v2.client, glanceclient.shell, openstack")
+                        "import glanceclient.v1.client, glanceclient.v2.client, "
+                        "glanceclient.shell, openstack")
 
 
-Driver = Callable[[str, str], str]
+Driver = Callable[..., str]
 
 
-@pytest.fixture
-def glanceclient_v1(peer_python: Path) -> Driver:
-    """Run a scenario of glanceclient_v1_driver.py against a URL; its stdout."""
-    script = Path(__file__).with_name("glanceclient_v1_driver.py")
+def _driver(python: Path, *command: str) -> Driver:
+    """Run ``COMMAND SCENARIO URL [ARG...]`` under ``python`` from the repository root; its
+    stdout, after asserting that it exited 0."""
 
-    def run(scenario: str, url: str) -> str:
-        done = subprocess.run([str(peer_python), str(script), scenario, url],
-                              capture_output=True, text=True, timeout=120, check=False)
+    def run(scenario: str, url: str, *args: str) -> str:
+        done = subprocess.run([str(python), *command, scenario, url, *args], cwd=REPO_ROOT,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=120, check=False)
         assert done.returncode == 0, f"{scenario}:\n{done.stdout}\n{done.stderr[-3000:]}"
         return done.stdout
 
     return run
+
+
+@pytest.fixture
+def glanceclient_v1(peer_python: Path) -> Driver:
+    """Run a scenario of glanceclient_v1_driver.py (2.16.0) against a URL; its stdout."""
+    return _driver(peer_python, str(Path(__file__).with_name("glanceclient_v1_driver.py")))
+
+
+@pytest.fixture
+def glanceclient_latest_v1(latest_peer_python: Path) -> Driver:
+    """Run a scenario of glanceclient_latest_v1_driver.py (the latest glanceclient's v1
+    library and command) against a URL, with an optional token; its stdout."""
+    return _driver(latest_peer_python, "-m", "tests.peers.glanceclient_latest_v1_driver")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

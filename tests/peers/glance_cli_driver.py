@@ -1,29 +1,23 @@
 """The scenario through the ``glance`` command (v2), run in the latest peer venv.
 
-Each step is one ``glance --os-image-url URL --os-auth-token ... COMMAND`` through the
-command's own entry point (``glanceclient.shell.main``, what the ``glance`` script calls), in
-this process: a subprocess per step would cost a second each. The command has no option for
-identity headers, so the client it builds gets them added (``identity_headers``, the library's
-own keyword); everything else — parsing, the schema fetched and cached in ``$HOME``, output,
-exit status — is the command's. Results are the printed tables (``Property``/``Value`` as a
-dict, listings as rows), outcomes ``ok`` or ``exit N`` with the text on stderr.
+Each step is one ``glance --os-image-url URL --os-auth-token ... COMMAND``, run in this process
+by :func:`glance_command.run_glance`. The command has no option for identity headers, so the
+client it builds gets them added (``identity_headers``, the library's own keyword); everything
+else — parsing, the schema fetched and cached in ``$HOME``, output, exit status — is the
+command's. Results are the printed tables (``Property``/``Value`` as a dict, listings as rows),
+outcomes ``ok`` or ``exit N`` with the text on stderr.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
-import io
 import os
-import sys
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import glanceclient
-from glanceclient import shell
-
+from tests.peers.glance_command import CommandFailed, run_glance
 from tests.peers.scenario import DATA, identity_headers
 from tests.peers.scenario_runner import Call, Driver, Unsupported
 
@@ -42,22 +36,6 @@ PAYLOAD.write_bytes(DATA)
 os.environ["HOME"] = str(WORK)  # the command caches the server's schemas under ~/.glanceclient
 
 
-class Terminal(io.StringIO):
-    """Standard input as at a terminal: ``image-create`` uploads stdin when it is not a tty
-    (even /dev/null, as empty data), which is not what the scenario's create means."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-class CommandFailed(Exception):
-    """The command exited non-zero: its status and what it printed on stderr."""
-
-    def __init__(self, status: int, stderr: str) -> None:
-        super().__init__(stderr.strip())
-        self.status = status
-
-
 class Glance:
     """``glance`` as ``who``: run a command, parse what it printed."""
 
@@ -67,43 +45,9 @@ class Glance:
 
     def __call__(self, *argv: str) -> Any:
         """Run ``glance ARGV``; the parsed stdout, or CommandFailed."""
-        real_client = glanceclient.Client
-        glanceclient.Client = functools.partial(
-            real_client, identity_headers=identity_headers(self.who))
-        sys.argv = ["glance", "--os-image-url", self.server, "--os-auth-token", "unused",
-                    "--os-image-api-version", "2", *argv]
-        out, err = io.StringIO(), io.StringIO()
-        sys.stdin = Terminal()
-        status: int | str | None = 0
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                shell.main()
-        except SystemExit as done:
-            status = done.code
-        finally:
-            glanceclient.Client = real_client
-        if status not in (0, None):
-            raise CommandFailed(status if isinstance(status, int) else 1, err.getvalue())
-        return tables(out.getvalue())
-
-
-def tables(text: str) -> Any:
-    """The first table printed: ``Property``/``Value`` as a dict, other tables as rows."""
-    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")]
-            for line in text.splitlines() if line.startswith("|")]
-    if not rows:
-        return text.strip() or None
-    header, body = rows[0], rows[1:]
-    if header == ["Property", "Value"]:
-        shown: dict[str, str] = {}
-        last = ""
-        for key, value in body:
-            if key:  # a row with no key continues the value above, wrapped at 80 columns
-                shown[key], last = value, key
-            else:
-                shown[last] += "\n" + value
-        return shown
-    return [dict(zip(header, row, strict=True)) for row in body]
+        return run_glance(["--os-image-url", self.server, "--os-auth-token", "unused",
+                           "--os-image-api-version", "2", *argv],
+                          identity_headers=identity_headers(self.who))
 
 
 def flags(fields: dict[str, Any]) -> list[str]:
@@ -224,4 +168,7 @@ def failure(error: BaseException) -> tuple[str, str] | None:
 DRIVER = Driver(Glance, ACTIONS, failure, lambda c: c.client("image-show", c.image_id))
 
 if __name__ == "__main__":
-    DRIVER.main()
+    try:
+        DRIVER.main()
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)  # the payload, downloads and schema cache

@@ -353,12 +353,17 @@ class ImageClient(ClientViews):
                                         activate_empty=activate_empty))
 
     def update(self, image_id: str, image: Image | Mapping[str, Any], data: Any = None,
-               purge_props: bool = True, *, size: int | None = None) -> Image:
+               purge_props: bool = True, *, size: int | None = None,
+               current: Image | Mapping[str, Any] | None = None) -> Image:
         """Change the record to ``image`` with the minimal request (v2 JSON patch, v1
         headers); ``purge_props`` removes properties ``image`` lacks; with ``data``, upload
-        it afterwards. The record after the change."""
+        it afterwards. The record after the change. ``current``: the record the caller
+        holds (from show, create or the last update): the change is computed against it
+        without reading the image first (one request on v2); a stale view that the server
+        refuses (409) is read again once and the change retried
+        (:func:`~imgcompat.core.plan.update_op` says what stale means on v1)."""
         return self._run(plan.update_op(self.discover(), image_id, image, data, size=size,
-                                        purge_props=purge_props))
+                                        purge_props=purge_props, current=current))
 
     def delete(self, image_id: str) -> None:
         """Delete the image (``ImageNotFound`` if it does not exist)."""
