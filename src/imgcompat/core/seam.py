@@ -18,8 +18,9 @@ from imgcompat.core.immutable import thaw
 from imgcompat.core.model import Image, Location, Translated
 from imgcompat.core.query import _is_public
 from imgcompat.core.scalars import format_v2_time, parse_int, parse_time
-from imgcompat.core.translate import v1_to_image, v2_to_image
+from imgcompat.core.translate import v1_to_image, v2_to_image, v2_values_to_image
 from imgcompat.core.v1 import HeaderInput, Headers
+from imgcompat.core.v2_fast import Wire
 from imgcompat.core.writes import image_to_v1_create_headers, image_to_v2_create
 
 SEAM_KEYS: tuple[str, ...] = (
@@ -191,12 +192,18 @@ def from_v1_json_list(doc: Mapping[str, Any]) -> tuple[Image, ...]:
 
 def from_v2(doc: Mapping[str, Any]) -> Image:
     """The seam record of a v2 image entity."""
-    return v2_to_image(v2.v2_json_to_v2image(doc))
+    return v2.read_entity(doc, _wire_to_image, v2_to_image)
 
 
 def from_v2_list(doc: Mapping[str, Any]) -> tuple[Image, ...]:
     """The seam records of a v2 list answer."""
-    return tuple(v2_to_image(i) for i in v2.v2_json_list_to_v2images(doc))
+    return v2.read_list(doc, _wire_to_image, v2_to_image)
+
+
+def _wire_to_image(wire: Wire) -> Image:
+    """The seam record of what the fast v2 pass read (no V2Image built on the way)."""
+    values, properties = wire
+    return v2_values_to_image(values, properties)
 
 
 def to_v2(image: Image, *, minor: int = LATEST_V2_MINOR) -> Translated[dict[str, Any]]:
