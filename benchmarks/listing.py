@@ -14,9 +14,14 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.stream import markdown_table
 
 from imgcompat.testing import Emulator
 
@@ -96,11 +101,7 @@ async def main(sizes: list[int], page_sizes: list[int]) -> None:
                 images, pages, cpu = await _walk(emu, query, page)
                 cells.append(f"{cpu * 1000:.2f} ({pages} pages, {images} images)")
             rows.append([f"{size:,}", label, *cells])
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for r in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+    print(markdown_table(head, rows))
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ from benchmarks.stream import (
     _make_image,
     _rss,
     emulator_process,
+    markdown_table,
 )
 
 PEERS_DIR = Path(os.environ.get("IMGCOMPAT_BENCH_PEERS", "/tmp/imgcompat-bench-peers"))
@@ -537,12 +538,7 @@ def _table(results: dict[tuple[str, str], list[Outcome]], spec: Spec, quick: boo
         text = label.format(size=spec["size_mib"], listed=spec["listed"],
                             updates=spec["updates"])
         lines.append([text, *(figures[c][1] for c in CLIENTS), ratio, verdict])
-    widths = [max(len(r[i]) for r in [head, *lines]) for i in range(len(head))]
-    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |",
-           "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
-            for r in lines]
-    return "\n".join(out)
+    return markdown_table(head, lines)
 
 
 def _notes(results: dict[tuple[str, str], list[Outcome]]) -> list[str]:
