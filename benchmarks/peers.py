@@ -10,7 +10,8 @@ in another order) and the table shows the median of the rounds, with imgcompat /
   what each client verified is printed under the table;
 * upload of a file (create + data): MB/s (imgcompat also checks the server's record);
 * full listing of every image (``--images`` plus the few the other cases leave): images/s
-  and HTTP requests;
+  and HTTP requests; imgcompat lists it a second time in the server's default page (25), and
+  the notes give the emulator's CPU per page of every listing;
 * one-property updates of an image the caller holds: updates/s and requests per update;
 * v2 JSON entity (10 custom properties) -> typed record: ops/s, against glanceclient's warlock
   model; two records -> minimal v2 patch: ops/s, against ``jsonpatch.make_patch`` on the two
@@ -49,6 +50,7 @@ from benchmarks.stream import (
     _make_image,
     _rss,
     emulator_process,
+    markdown_table,
 )
 
 PEERS_DIR = Path(os.environ.get("IMGCOMPAT_BENCH_PEERS", "/tmp/imgcompat-bench-peers"))
@@ -183,6 +185,13 @@ def _listed(spec: Spec, count: int) -> Outcome:
 def list_imgcompat(spec: Spec) -> Callable[[], Outcome]:
     client = _imgcompat(spec)
     return lambda: _listed(spec, sum(1 for _ in client.detail()))
+
+
+def list_imgcompat_small(spec: Spec) -> Callable[[], Outcome]:
+    """The same listing in the server's default page (25): what the emulator spends per page
+    when a page is small next to the store (not in the table; see the notes)."""
+    client = _imgcompat(spec)
+    return lambda: _listed(spec, sum(1 for _ in client.detail(page_size=25)))
 
 
 def list_glanceclient(spec: Spec) -> Callable[[], Outcome]:
@@ -324,6 +333,7 @@ CASES: dict[tuple[str, str], Callable[[Spec], Callable[[], Outcome]]] = {
     ("listing", "imgcompat"): list_imgcompat,
     ("listing", "glanceclient"): list_glanceclient,
     ("listing", "openstacksdk"): list_openstacksdk,
+    ("listing-25", "imgcompat"): list_imgcompat_small,
     ("updates", "imgcompat"): update_imgcompat,
     ("updates", "glanceclient"): update_glanceclient,
     ("updates", "openstacksdk"): update_openstacksdk,
@@ -528,12 +538,7 @@ def _table(results: dict[tuple[str, str], list[Outcome]], spec: Spec, quick: boo
         text = label.format(size=spec["size_mib"], listed=spec["listed"],
                             updates=spec["updates"])
         lines.append([text, *(figures[c][1] for c in CLIENTS), ratio, verdict])
-    widths = [max(len(r[i]) for r in [head, *lines]) for i in range(len(head))]
-    out = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |",
-           "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    out += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
-            for r in lines]
-    return "\n".join(out)
+    return markdown_table(head, lines)
 
 
 def _notes(results: dict[tuple[str, str], list[Outcome]]) -> list[str]:
@@ -558,6 +563,16 @@ def _notes(results: dict[tuple[str, str], list[Outcome]]) -> list[str]:
                 if "server_cpu" in r]
     if emulator:
         notes.append(f"emulator CPU-s per imgcompat listing: {statistics.median(emulator):.2f}")
+    per_page = []
+    for (row, client), got in results.items():
+        paged = [r for r in got if row.startswith("listing") and r.get("requests")
+                 and "server_cpu" in r]
+        if paged:
+            ms = statistics.median(r["server_cpu"] / r["requests"] for r in paged) * 1000
+            per_page.append(f"{client}{' in pages of 25' if row == 'listing-25' else ''} "
+                            f"{ms:.1f} ms ({paged[0]['requests']} pages)")
+    if per_page:
+        notes.append("emulator CPU per listing page: " + "; ".join(per_page))
     for (row, client), got in results.items():
         for r in got:
             if "failed" in r:

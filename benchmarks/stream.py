@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -336,6 +336,16 @@ def emulator_process(workdir: str | None, prefix: str
             server.wait(timeout=30)
 
 
+def markdown_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table whose columns line up in a terminal too."""
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+              for r in rows]
+    return "\n".join(lines)
+
+
 def _make_image(path: Path, size: int) -> None:
     block = os.urandom(16 * MiB)
     with path.open("wb") as fh:
@@ -405,11 +415,7 @@ def main() -> None:
     print(f"load average after the run: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     head = ("image", "case", "seconds", "MB/s", "vs baseline", "client CPU s/GiB",
             "server CPU s/GiB", "peak RSS growth MiB")
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    print(markdown_table(head, rows))
 
 
 if __name__ == "__main__":

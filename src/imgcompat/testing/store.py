@@ -25,6 +25,8 @@ import attrs
 
 from imgcompat.core.enums import Status, Visibility
 
+from .orders import ORDERS, SortedIndex, Start
+
 CHUNK_SIZE = 1024 * 1024
 
 
@@ -123,10 +125,14 @@ class Store:
 
     Handlers may run on several event loops at once (an in-process sync transport runs its
     own loop in a thread), so the lock guards each read-modify-write done by :meth:`update`.
+    The same lock keeps the sorted orders of :mod:`.orders` in step with the records:
+    every write moves a record's keys before the lock is let go, and :meth:`walk` reads an
+    order under it.
     """
 
     def __init__(self) -> None:
         self._records: dict[str, Record] = {}
+        self._orders = {columns: SortedIndex(columns) for columns in ORDERS}
         self._members: dict[str, dict[str, Member]] = {}
         self._tasks: dict[str, Task] = {}
         self._lock = threading.RLock()
@@ -147,7 +153,7 @@ class Store:
 
     def put(self, record: Record) -> Record:
         with self._lock:
-            self._records[record.id] = record
+            self._store(record)
         return record
 
     def update(self, image_id: str, change: Callable[[Record], Record]) -> Record:
@@ -157,12 +163,46 @@ class Store:
             new = change(current)
             if new is not current:
                 new = attrs.evolve(new, updated_at=now())
-                self._records[image_id] = new
+                self._store(new)
             return new
+
+    def _store(self, record: Record) -> None:
+        """Keep ``record`` and move its keys in every order (the lock is held)."""
+        old = self._records.get(record.id)
+        self._records[record.id] = record
+        was = None if old is None or old.gone else old
+        live = None if record.gone else record
+        for order in self._orders.values():
+            order.move(was, live)
 
     def all(self) -> list[Record]:
         with self._lock:
             return list(self._records.values())
+
+    def ordered(self, columns: tuple[str, ...]) -> bool:
+        """Does the store keep the order of ``columns`` (so :meth:`walk` serves it)?"""
+        return columns in self._orders
+
+    def walk(self, columns: tuple[str, ...], *, descending: bool, start: Start | None,
+             keep: Callable[[Record], bool], limit: int) -> list[Record]:
+        """The first ``limit`` live records that ``keep`` accepts, in the order of
+        ``columns`` (or its reverse) from ``start`` on: the cost grows with the records
+        walked, not with the store.
+
+        ``keep`` runs under the store's lock (it may read the store: the lock is
+        re-entrant) and must not write to it.
+        """
+        found: list[Record] = []
+        if limit <= 0:
+            return found
+        with self._lock:
+            for image_id in self._orders[columns].ids(start, descending=descending):
+                record = self._records[image_id]
+                if keep(record):
+                    found.append(record)
+                    if len(found) == limit:
+                        break
+        return found
 
     # -------------------------------------------------------------------- members
 

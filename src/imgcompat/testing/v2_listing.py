@@ -8,24 +8,32 @@ anything else on a custom property; ``<column>_min`` / ``<column>_max`` are rang
 ``name``, ``id``, ``status`` and the formats take ``eq:``/``in:``, the times
 ``gt:``/``gte:``/``lt:``/``lte:``/``eq:``/``neq:``. The marker is any image the caller
 may see: the page starts after it in the sort order, wherever the filters put it.
+
+A page costs what it walks, not what the store holds: for the sorts the store keeps in
+order (Glance's default, ``name`` and ``updated_at``; see :mod:`.orders`) the marker is
+found by bisection and the records after it are checked one by one until the page is
+full (:func:`walk_page`). Any other sort filters and sorts every record
+(:func:`scan_page`), the definition the walk is held to by a property test.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import attrs
+
 from imgcompat.core import scalars
 from imgcompat.core.enums import Status
 from imgcompat.core.errors import InvalidRecord
 
 from .http_errors import HttpError
-from .identity import listed, visible
-from .store import Record
+from .identity import Identity, listed, visible
+from .orders import Start, order_key, sort_value
+from .store import Record, Store
 from .v2_api import Call
 
 _SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id",
@@ -199,12 +207,7 @@ def _matcher(key: str, value: str) -> Callable[[Record], bool]:
     return lambda r: key in r.properties and r.properties[key] == value
 
 
-def _sort_key(record: Record, key: str) -> tuple[bool, Any]:
-    value = getattr(record, key)
-    return (value is not None, "" if value is None else value)
-
-
-def _after(record: Record, marker: Record, spec: list[tuple[str, str]]) -> bool:
+def _after(record: Record, marker: Record, spec: tuple[tuple[str, str], ...]) -> bool:
     """Is ``record`` past ``marker`` in this order (Glance's pagination criteria)?"""
     for key, direction in spec:
         mine, theirs = getattr(record, key), getattr(marker, key)
@@ -220,9 +223,23 @@ def _after(record: Record, marker: Record, spec: list[tuple[str, str]]) -> bool:
     return False
 
 
-async def index(call: Call) -> None:
-    """``GET /v2/images``."""
-    query = Query(call.req.query)
+@attrs.frozen
+class PageQuery:
+    """One ``GET /v2/images`` as the database layer gets it: what to match, in which
+    order, from which marker, how many."""
+
+    conditions: tuple[Callable[[Record], bool], ...]
+    spec: tuple[tuple[str, str], ...]
+    marker: str | None
+    limit: int
+    member_status: str = "accepted"
+    visibility: str | None = None
+
+
+def page_query(pairs: list[tuple[str, str]]) -> PageQuery:
+    """The query string read as Glance reads it, refused (:class:`HttpError`) as Glance
+    refuses it, in Glance's order of checks."""
+    query = Query(pairs)
     limit_text = query.pop("limit")
     marker = query.pop("marker")
     member_status = query.pop("member_status")
@@ -254,15 +271,21 @@ async def index(call: Call) -> None:
     for key in ("checksum", "os_hash_value"):
         if popped[key] is not None:
             conditions.append(_matcher(key, popped[key] or ""))
-    page, more = _page(call, conditions, spec, marker, min(limit, _LIMIT_MAX),
-                       member_status=member_status, visibility=popped["visibility"])
+    return PageQuery(tuple(conditions), tuple(spec), marker, min(limit, _LIMIT_MAX),
+                     member_status=member_status, visibility=popped["visibility"])
+
+
+async def index(call: Call) -> None:
+    """``GET /v2/images``."""
+    query = page_query(call.req.query)
+    page = list_page(call.emu.store, call.who, query)
     link_params = {k: v for k, v in dict(call.req.query).items() if k != "marker"}
     doc: dict[str, Any] = {
         "images": [call.api.render(r) for r in page],
         "first": "/v2/images" + (f"?{urlencode(link_params)}" if link_params else ""),
         "schema": "/v2/schemas/images",
     }
-    if page and more:
+    if page and len(page) == query.limit:  # the database returned ``limit`` rows
         doc["next"] = "/v2/images?" + urlencode({**link_params, "marker": page[-1].id})
     await call.resp.json(200, doc)
 
@@ -291,28 +314,101 @@ def _has_tag(tag: str) -> Callable[[Record], bool]:
     return lambda r: tag in r.tags
 
 
-def _page(call: Call, conditions: list[Callable[[Record], bool]],
-          spec: list[tuple[str, str]], marker: str | None, limit: int, *,
-          member_status: str, visibility: str | None) -> tuple[list[Record], bool]:
-    """One page of matching images and whether the database returned ``limit`` rows."""
-    store = call.emu.store
-    marker_record = None
+def list_page(store: Store, who: Identity, query: PageQuery) -> list[Record]:
+    """One page of the images ``who`` may list: walked along one of the store's orders
+    when one serves the sort, else :func:`scan_page`'s answer."""
+    walked = walk_page(store, who, query)
+    return scan_page(store, who, query) if walked is None else walked
+
+
+def scan_page(store: Store, who: Identity, query: PageQuery) -> list[Record]:
+    """The page as the database query defines it: every live record filtered, sorted,
+    cut after the marker (what :func:`walk_page` must answer too)."""
+    marker = _marker(store, who, query.marker)
+    wanted = _wanted(store, who, query)
+    rows = [r for r in store.all() if not r.gone and wanted(r)]
+    for key, direction in reversed(query.spec):
+        rows.sort(key=_by(key), reverse=direction == "desc")
     if marker is not None:
-        try:
-            marker_record = store.get(marker) if len(marker) <= 36 else None
-        except LookupError:
-            marker_record = None
-        if marker_record is None:
-            raise HttpError(400, f"No image found with ID {marker}")
-        if not visible(call.who, marker_record, store):
-            raise HttpError(403, f"Forbidding request, image {marker} not visible")
-    rows = [r for r in store.all() if not r.gone and r.status != Status.KILLED
-            and listed(call.who, r, store, member_status=member_status,
-                       visibility=visibility)
-            and all(c(r) for c in conditions)]
-    for key, direction in reversed(spec):
-        rows.sort(key=functools.partial(_sort_key, key=key), reverse=direction == "desc")
-    if marker_record is not None:
-        rows = [r for r in rows if _after(r, marker_record, spec)]
-    page = rows[:limit]
-    return page, len(page) == limit
+        rows = [r for r in rows if _after(r, marker, query.spec)]
+    return rows[:query.limit]
+
+
+def _by(column: str) -> Callable[[Record], tuple[bool, Any]]:
+    return lambda record: sort_value(getattr(record, column))
+
+
+def walk_page(store: Store, who: Identity, query: PageQuery) -> list[Record] | None:
+    """The page read along the store's order for this sort, from the marker on, record by
+    record until it is full; None when the store keeps no such order.
+
+    The marker's place is found by bisection. Glance's marker criteria compare a NULL
+    text as ``''`` (:func:`_after`), while the sort puts NULL first: a marker whose
+    leading column is NULL or ``''`` starts the walk at the first of both (every record
+    walked is still checked against the criteria).
+    """
+    order = _order(query.spec)
+    if order is None or not store.ordered(order[0]):
+        return None
+    columns, descending = order
+    marker = _marker(store, who, query.marker)
+    wanted = _wanted(store, who, query)
+    start: Start | None = None
+    keep = wanted
+    if marker is not None:
+        spec = query.spec
+        lead = getattr(marker, columns[0])
+        if lead is None or lead == "":
+            start = Start((sort_value(""),), inclusive=True) if descending else None
+        else:
+            start = Start(order_key(marker, columns))
+
+        def keep(record: Record) -> bool:
+            return wanted(record) and _after(record, marker, spec)
+
+    return store.walk(columns, descending=descending, start=start, keep=keep,
+                      limit=query.limit)
+
+
+def _order(spec: tuple[tuple[str, str], ...]) -> tuple[tuple[str, ...], bool] | None:
+    """The columns and direction of ``spec`` when one direction applies to them all;
+    what follows ``id`` never decides anything (ids are unique)."""
+    columns: list[str] = []
+    directions = set()
+    for key, direction in spec:
+        columns.append(key)
+        directions.add(direction)
+        if key == "id":
+            break
+    if len(directions) != 1:
+        return None
+    return tuple(columns), directions.pop() == "desc"
+
+
+def _marker(store: Store, who: Identity, marker: str | None) -> Record | None:
+    """The marker's record (None: no marker), refused as Glance refuses it."""
+    if marker is None:
+        return None
+    try:
+        record = store.get(marker) if len(marker) <= 36 else None
+    except LookupError:
+        record = None
+    if record is None:
+        raise HttpError(400, f"No image found with ID {marker}")
+    if not visible(who, record, store):
+        raise HttpError(403, f"Forbidding request, image {marker} not visible")
+    return record
+
+
+def _wanted(store: Store, who: Identity, query: PageQuery) -> Callable[[Record], bool]:
+    """Does the database query return a live record (before the marker cuts)?"""
+    conditions = query.conditions
+    member_status, visibility = query.member_status, query.visibility
+
+    def wanted(record: Record) -> bool:
+        return (record.status != Status.KILLED
+                and listed(who, record, store, member_status=member_status,
+                           visibility=visibility)
+                and all(c(record) for c in conditions))
+
+    return wanted
