@@ -20,7 +20,8 @@ it answers None, and the reference decides and names the field, as before. Its c
 * ``maxLength``/``minLength`` (``len``, as jsonschema counts), ``minimum``/``maximum``,
   ``pattern`` (the schema module's ECMA-262 compilation) and ``format`` (its checker).
 * ``items``, ``required``, ``properties`` and ``additionalProperties`` (``true``,
-  ``false`` or a schema); annotations are ignored. A subschema with any other keyword
+  ``false`` or a schema), and the entity's ``propertyNames`` (every key, as a string);
+  annotations are ignored. A subschema with any other keyword
   (``enum``, ``patternProperties``, a ``$ref`` left unresolved...) accepts nothing: a
   document holding that key always steps aside.
 
@@ -231,7 +232,7 @@ def _conversion(kind: Kind, schema: Any, key: str, src: _Source) -> str:
 
 def _entity_source(schema: Mapping[str, Any], src: _Source) -> str | None:
     """The entity parser's code: the schema's keys joined with the field table's."""
-    if set(schema) - _COMPILED - _ROOT_ONLY or schema.get("type") != "object":
+    if set(schema) - _COMPILED - _ROOT_ONLY - {"propertyNames"} or schema.get("type") != "object":
         return None
     required = schema.get("required", [])
     declared: Mapping[str, Any] = schema.get("properties", {})
@@ -242,6 +243,16 @@ def _entity_source(schema: Mapping[str, Any], src: _Source) -> str | None:
              f"    if not {src.bind(frozenset(required), 'required')} <= doc.keys():",
              "        return None",
              "    get = doc.get"]
+    names = schema.get("propertyNames")
+    if names is not None:  # every key's name, as a string (a JSON key is one)
+        if not isinstance(names, Mapping):
+            return None
+        test = _expression({**names, "type": "string"}, "k", src)
+        if test is None:
+            return None
+        lines += ["    for k in doc:",
+                  f"        if not {test}:",
+                  "            return None"]
     attrs: list[str] = []
     for key, f in BY_V2_KEY.items():  # the base attributes
         sub = declared.get(key, extra)
