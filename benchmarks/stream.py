@@ -3,8 +3,10 @@
 The emulator (v2, image bytes on disk) runs in its own process on 127.0.0.1, as a real Glance
 would; every case runs in a fresh subprocess so its peak RSS is its own. Per size it measures
 
-* download: imgcompat ``ImageClient.download`` to a path (md5 + sha512 verified, temp file,
-  fsync, rename); the same engine with the digests computed one after the other (``serial``);
+* download: imgcompat ``ImageClient.download`` to a path (the strongest published digest,
+  sha512, verified; temp file, fsync, rename); the same with every published digest checked
+  (``all``: md5 + sha512, the default before issue 13); the engine with md5 and sha512
+  computed one after the other (``serial``) or sha512 alone without the client (``sha512``);
   a plain-httpx baseline streaming the same bytes into the same two hashes and a file (fsynced
   too, so both pay for durability); python-glanceclient 2.16 ``images.data`` and openstacksdk
   ``download_image(stream=True, output=...)`` when the ``bench`` extra is installed;
@@ -29,14 +31,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 MiB = 1024 * 1024
 BLOCK = 4 * MiB
-DOWNLOADS = ["baseline", "imgcompat", "imgcompat-serial", "imgcompat-sha512", "glanceclient",
-             "openstacksdk"]
+DOWNLOADS = ["baseline", "imgcompat", "imgcompat-all", "imgcompat-serial", "imgcompat-sha512",
+             "glanceclient", "openstacksdk"]
 UPLOADS = ["upload-baseline", "upload-imgcompat"]
 
 
@@ -103,20 +105,34 @@ def case_baseline(url: str, image_id: str, work: Path) -> Callable[[], int]:
     return run
 
 
-def case_imgcompat(url: str, image_id: str, work: Path) -> Callable[[], int]:
+def _client_case(url: str, image_id: str, work: Path, *, every: bool) -> Callable[[], int]:
+    from imgcompat.core.download import Verification
     from imgcompat.core.integrity import Verified
     from imgcompat.shell.client import ImageClient
 
     client = ImageClient(url)
     client.discover()
+    verification = Verification.ALL if every else Verification.STRONGEST
+    want = {"md5", "sha512"} if every else {"sha512"}
 
     def run() -> int:
-        result = client.download(image_id, dst_path=work / "imgcompat.raw")
+        result = client.download(image_id, dst_path=work / "imgcompat.raw",
+                                 verification=verification)
         assert isinstance(result, Verified)
-        assert len(result.checked) == 2, result
+        assert set(result.checked) == want, result
         return result.size
 
     return run
+
+
+def case_imgcompat(url: str, image_id: str, work: Path) -> Callable[[], int]:
+    """The client's default: the strongest digest the record publishes (sha512)."""
+    return _client_case(url, image_id, work, every=False)
+
+
+def case_imgcompat_all(url: str, image_id: str, work: Path) -> Callable[[], int]:
+    """``Verification.ALL``: md5 and sha512 side by side."""
+    return _client_case(url, image_id, work, every=True)
 
 
 def _engine_case(url: str, image_id: str, work: Path, *, parallel: bool,
@@ -124,7 +140,7 @@ def _engine_case(url: str, image_id: str, work: Path, *, parallel: bool,
     """The transfer engine over a minimal httpx ``open_stream`` (no client around it)."""
     import httpx
 
-    from imgcompat.core.download import DownloadOptions
+    from imgcompat.core.download import DownloadOptions, Verification
     from imgcompat.core.integrity import Expected
     from imgcompat.core.model import Image
     from imgcompat.shell.download import download
@@ -134,8 +150,7 @@ def _engine_case(url: str, image_id: str, work: Path, *, parallel: bool,
     expected = Expected.from_image(Image(id=image_id, size=doc["size"], checksum=doc["checksum"],
                                          os_hash_algo=doc["os_hash_algo"],
                                          os_hash_value=doc["os_hash_value"]))
-    if strongest:
-        expected = expected.strongest()
+    verification = Verification.STRONGEST if strongest else Verification.ALL
 
     class Stream:
         def __init__(self, resp: httpx.Response) -> None:
@@ -152,7 +167,8 @@ def _engine_case(url: str, image_id: str, work: Path, *, parallel: bool,
 
     def run() -> int:
         result = download(open_stream, expected, into=work / "engine.raw",
-                          options=DownloadOptions(image_id=image_id, parallel=parallel))
+                          options=DownloadOptions(image_id=image_id, parallel=parallel,
+                                                  verification=verification))
         assert len(result.checked) == (1 if strongest else 2)
         return result.size
 
@@ -165,7 +181,7 @@ def case_imgcompat_serial(url: str, image_id: str, work: Path) -> Callable[[], i
 
 
 def case_imgcompat_sha512(url: str, image_id: str, work: Path) -> Callable[[], int]:
-    """``Expected.strongest()``: sha512 only, the same work glanceclient does."""
+    """``Verification.STRONGEST``: sha512 only, the same work glanceclient does."""
     return _engine_case(url, image_id, work, parallel=True, strongest=True)
 
 
@@ -255,6 +271,7 @@ def case_upload_imgcompat(url: str, source: str, work: Path) -> Callable[[], int
 CASES: dict[str, Callable[[str, str, Path], Callable[[], int]]] = {
     "baseline": case_baseline,
     "imgcompat": case_imgcompat,
+    "imgcompat-all": case_imgcompat_all,
     "imgcompat-serial": case_imgcompat_serial,
     "imgcompat-sha512": case_imgcompat_sha512,
     "glanceclient": case_glanceclient,
@@ -296,6 +313,37 @@ def _child(args: list[str]) -> dict[str, Any]:
         return {"skipped": f"failed: {tail}"}
     result: dict[str, Any] = json.loads(lines[-1])
     return result
+
+
+@contextlib.contextmanager
+def emulator_process(workdir: str | None, prefix: str
+                     ) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
+    """A v2 emulator keeping bytes on disk, in a process of its own (so its CPU is its own):
+    its URL, the scratch directory (``store/`` its bytes, ``out/`` for downloads), the
+    process. Stopped, and the directory removed, on exit."""
+    with tempfile.TemporaryDirectory(dir=workdir, prefix=prefix) as tmp:
+        root = Path(tmp)
+        (root / "store").mkdir()
+        (root / "out").mkdir()
+        server = subprocess.Popen([sys.executable, __file__, "serve", str(root / "store")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout is not None
+            yield server.stdout.readline().strip(), root, server
+        finally:
+            assert server.stdin is not None
+            server.stdin.close()
+            server.wait(timeout=30)
+
+
+def markdown_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table whose columns line up in a terminal too."""
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+              for r in rows]
+    return "\n".join(lines)
 
 
 def _make_image(path: Path, size: int) -> None:
@@ -341,50 +389,33 @@ def main() -> None:
     parser.add_argument("--workdir", default=None, help="where images and downloads go")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(dir=args.workdir, prefix="imgcompat-bench-") as tmp:
-        root = Path(tmp)
-        (root / "store").mkdir()
-        (root / "out").mkdir()
-        server = subprocess.Popen([sys.executable, __file__, "serve", str(root / "store")],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        try:
-            assert server.stdout is not None
-            url = server.stdout.readline().strip()
-            rows: list[tuple[str, ...]] = []
-            for mib in args.size_mib:
-                source = root / f"image-{mib}.raw"
-                _make_image(source, mib * MiB)
-                image_id = _upload(url, source)
-                best: dict[str, dict[str, Any]] = {}
-                # rounds interleave the cases, so a busy moment does not hit one case only
-                for _ in range(max(1, args.repeat)):
-                    for name in args.cases:
-                        target = str(source) if name.startswith("upload") else image_id
-                        server_cpu = _cpu_of(server.pid)
-                        got = _child(["case", name, url, target, str(root / "out")])
-                        got["server_cpu"] = _cpu_of(server.pid) - server_cpu
-                        old = best.get(name)
-                        if old is None or got.get("seconds", 1e9) < old.get("seconds", 1e9):
-                            best[name] = got
-                        print(f"{mib} MiB {name}: {got}", file=sys.stderr, flush=True)
+    with emulator_process(args.workdir, "imgcompat-bench-") as (url, root, server):
+        rows: list[tuple[str, ...]] = []
+        for mib in args.size_mib:
+            source = root / f"image-{mib}.raw"
+            _make_image(source, mib * MiB)
+            image_id = _upload(url, source)
+            best: dict[str, dict[str, Any]] = {}
+            # rounds interleave the cases, so a busy moment does not hit one case only
+            for _ in range(max(1, args.repeat)):
                 for name in args.cases:
-                    base = best.get("upload-baseline" if name.startswith("upload")
-                                    else "baseline")
-                    rows.append((f"{mib} MiB", name, *_fmt(best[name], base)))
-                source.unlink()
-        finally:
-            assert server.stdin is not None
-            server.stdin.close()
-            server.wait(timeout=30)
+                    target = str(source) if name.startswith("upload") else image_id
+                    server_cpu = _cpu_of(server.pid)
+                    got = _child(["case", name, url, target, str(root / "out")])
+                    got["server_cpu"] = _cpu_of(server.pid) - server_cpu
+                    old = best.get(name)
+                    if old is None or got.get("seconds", 1e9) < old.get("seconds", 1e9):
+                        best[name] = got
+                    print(f"{mib} MiB {name}: {got}", file=sys.stderr, flush=True)
+            for name in args.cases:
+                base = best.get("upload-baseline" if name.startswith("upload") else "baseline")
+                rows.append((f"{mib} MiB", name, *_fmt(best[name], base)))
+            source.unlink()
 
     print(f"load average after the run: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     head = ("image", "case", "seconds", "MB/s", "vs baseline", "client CPU s/GiB",
             "server CPU s/GiB", "peak RSS growth MiB")
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    print(markdown_table(head, rows))
 
 
 if __name__ == "__main__":

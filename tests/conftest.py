@@ -41,6 +41,22 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+# ---------------------------------------------------------------- differential tests
+#: tests/peers/test_differential.py is part of the default run (and so of CI) since the emulator
+#: passes it; alone: ``pytest -m differential tests/peers``.
+DIFFERENTIAL_IN_DEFAULT_RUN = True
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave the ``differential`` tests out of a run that names no marker expression."""
+    if DIFFERENTIAL_IN_DEFAULT_RUN or config.option.markexpr:
+        return
+    chosen = [item for item in items if item.get_closest_marker("differential") is None]
+    if len(chosen) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in chosen])
+        items[:] = chosen
+
+
 # ------------------------------------------------------------ Glance emulator fixtures
 # glance_emulator / glance_server_url (and glance_emulator_options to configure them).
 pytest_plugins = ["imgcompat.testing.pytest_plugin"]

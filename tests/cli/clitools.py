@@ -74,21 +74,25 @@ def free_port() -> int:
 
 
 class CannedServer:
-    """A tiny loopback HTTP server answering ``GET /`` with a fixed status and body."""
+    """A tiny loopback HTTP server answering ``GET /`` with a fixed status and body; a path
+    in ``routes`` gets its own ``(status, content type, body)``."""
 
     def __init__(self, status: int, body: bytes, content_type: str = "application/json"):
         self.status, self.body, self.content_type = status, body, content_type
+        self.routes: dict[str, tuple[int, str, bytes]] = {}
         self.paths: list[str] = []
         canned = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 canned.paths.append(self.path)
-                self.send_response(canned.status)
-                self.send_header("Content-Type", canned.content_type)
-                self.send_header("Content-Length", str(len(canned.body)))
+                status, content_type, body = canned.routes.get(
+                    self.path, (canned.status, canned.content_type, canned.body))
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(canned.body)
+                self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

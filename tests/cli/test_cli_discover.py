@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.cli.clitools import CannedServer, assert_one_line_error, free_port, run_cli, versions_doc
 
 
@@ -96,3 +98,15 @@ def test_usage_errors() -> None:
     assert_one_line_error(run_cli("discover", "ftp://example.org"), 1, "not an http(s) URL")
     assert_one_line_error(run_cli("discover", "--pin", "3", "http://x"), 2, "--pin")
     assert_one_line_error(run_cli("no-such-command"), 2, "no-such-command")
+
+
+@pytest.mark.parametrize("spelling", ["1", "v1", "1.0", "V1"])
+def test_api_version_as_users_spell_it(canned_versions: CannedServer, spelling: str) -> None:
+    result = run_cli("--api-version", spelling, "discover", "--json", canned_versions.url)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["choice"]["api"] == "1"
+
+
+def test_unknown_api_version_lists_the_spellings(canned_versions: CannedServer) -> None:
+    result = run_cli("--api-version", "v3", "discover", canned_versions.url)
+    assert_one_line_error(result, 2, "--api-version", "v2")

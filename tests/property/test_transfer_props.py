@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imgcompat.core.download import DownloadOptions
+from imgcompat.core.download import DownloadOptions, Verification
 from imgcompat.core.errors import ChecksumMismatch, SizeMismatch, TransferInterrupted
 from imgcompat.core.integrity import Expected
 from imgcompat.shell.download import download
@@ -91,7 +91,8 @@ def test_download_delivers_exact_verified_bytes(data: bytes, f: dict[str, Any]) 
     out = io.BytesIO() if seekable else Unseekable()
     result = download(server.open, expected, into=out,
                       options=DownloadOptions(image_id="i", chunk_size=buf_chunk, resumable=ranges,
-                                              parallel=parallel))
+                                              parallel=parallel,
+                                              verification=Verification.ALL))
     assert out.getvalue() == data
     assert set(result.checked) == {"md5", "sha512"}
     assert len(server.asked) == server.fired + 1

@@ -33,7 +33,9 @@ def deliver(state: DownloadState, body: bytes, piece: int = 1000) -> bytes:
 
 
 def test_a_cut_body_resumes_at_the_offset_reached() -> None:
-    state = DownloadState(EXPECTED, DownloadOptions(chunk_size=4096), can_rewind=True)
+    state = DownloadState(EXPECTED, DownloadOptions(chunk_size=4096,
+                                                    verification=Verification.ALL),
+                          can_rewind=True)
     assert state.ask() == 0
     assert state.start(200, FULL).action is Action.CONTINUE
     got = deliver(state, DATA[:30_000])
@@ -73,17 +75,52 @@ def test_a_short_clean_body_spends_resumes_then_raises() -> None:
     assert info.value.offset == 200
 
 
-def test_every_published_digest_is_checked_by_default() -> None:
-    options = DownloadOptions()
-    assert options.verification is Verification.ALL
-    bad_sha = Expected(len(DATA), MD5, "sha512", "0" * 128)
-    state = DownloadState(bad_sha, options, can_rewind=True)
+def mismatch(expected: Expected, options: DownloadOptions) -> tuple[list[str], str]:
+    """The digests a whole download computed, and the one that did not match."""
+    state = DownloadState(expected, options, can_rewind=True)
+    computed = sorted(h.name for h in state.hashers)
     state.start(200, FULL)
     deliver(state, DATA)
     assert state.body_ended()
     with pytest.raises(ChecksumMismatch) as info:
         state.finish()
-    assert info.value.algorithm == "sha512"
+    return computed, info.value.algorithm
+
+
+def test_the_strongest_published_digest_is_checked_by_default() -> None:
+    options = DownloadOptions()
+    assert options.verification is Verification.STRONGEST
+    bad_sha = Expected(len(DATA), MD5, "sha512", "0" * 128)
+    # md5 is not computed at all
+    assert mismatch(bad_sha, options) == (["sha512"], "sha512")
+
+
+def test_the_strongest_digest_says_what_it_left_out() -> None:
+    state = DownloadState(EXPECTED, DownloadOptions(), can_rewind=True)
+    state.start(200, {**FULL, "content-md5": MD5})  # a header does not add md5 back
+    deliver(state, DATA)
+    assert state.body_ended()
+    result = state.finish()
+    assert dict(result.checked) == {"sha512": SHA512}
+    assert result.skipped == ("md5",)
+    assert result.reason == "verified (sha512); not computed: md5"
+
+
+def test_the_strongest_digest_is_md5_without_a_usable_multihash() -> None:
+    for expected in (Expected(len(DATA), MD5), Expected(len(DATA), MD5, "whirlpool9", "ab" * 32)):
+        state = DownloadState(expected, DownloadOptions(), can_rewind=True)
+        state.start(200, FULL)
+        deliver(state, DATA)
+        assert state.body_ended()
+        result = state.finish()
+        assert dict(result.checked) == {"md5": MD5}
+        assert result.skipped == ()
+
+
+def test_all_checks_every_published_digest() -> None:
+    bad_md5 = Expected(len(DATA), "0" * 32, "sha512", SHA512)
+    assert mismatch(bad_md5, DownloadOptions(verification=Verification.ALL)) == (
+        ["md5", "sha512"], "md5")
 
 
 def test_options_refuse_a_chunk_size_that_is_not_positive() -> None:

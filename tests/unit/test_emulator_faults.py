@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,17 +15,6 @@ from imgcompat.testing import Emulator, serve
 
 OCTET = {"Content-Type": "application/octet-stream"}
 DATA = os.urandom(3 * 1024 * 1024)
-
-
-@pytest.fixture
-def emu() -> Emulator:
-    return Emulator(api="v2")
-
-
-@pytest.fixture
-def client(emu: Emulator) -> Iterator[httpx.Client]:
-    with httpx.Client(transport=emu.sync_transport(), base_url="http://glance") as c:
-        yield c
 
 
 def image_with_data(client: httpx.Client) -> dict[str, Any]:

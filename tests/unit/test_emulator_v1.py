@@ -228,3 +228,21 @@ def test_broken_upload_leaves_killed_over_socket() -> None:
 
             time.sleep(0.02)
         assert status == "killed"
+
+
+@pytest.mark.parametrize(("sent", "read"), [
+    ("None", False), ("none", False), ("maybe", False), ("", False), ("False", False),
+    ("0", False), ("True", True), ("yes", True), ("1", True), ("on", True), (" T ", True),
+])
+def test_booleans_read_as_the_last_v1_server_did(sent: str, read: bool) -> None:
+    emu = Emulator(api="v1")
+    with httpx.Client(transport=emu.sync_transport(), base_url="http://g") as c:
+        response = c.post("/v1/images", headers={"x-image-meta-name": "b",
+                                                 "x-image-meta-is_public": sent,
+                                                 "x-image-meta-protected": sent})
+        assert response.status_code == 201, response.text
+        image = response.json()["image"]
+        assert (image["is_public"], image["protected"]) == (read, read)
+        update = c.put(f"/v1/images/{image['id']}", headers={"x-image-meta-is_public": sent,
+                                                             "x-image-meta-protected": "no"})
+        assert update.json()["image"]["is_public"] is read

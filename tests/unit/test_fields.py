@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
 import pytest
 
 from imgcompat import Image, InvalidRecord, Location, V1Image, V2Image
-from imgcompat.core.enums import V1_STATUSES, ContainerFormat, DiskFormat, Status, Visibility
+from imgcompat.core.enums import (
+    V1_STATUSES,
+    ContainerFormat,
+    DiskFormat,
+    OpenStrEnum,
+    Status,
+    Visibility,
+)
 from imgcompat.core.fields import (
     BY_NAME,
     BY_V1_KEY,
@@ -111,6 +122,31 @@ def test_open_enums_keep_unknown_values(enum: type[Status]) -> None:
     assert not value.known
     assert enum("from_the_future") is value
     assert str(value) == "from_the_future"
+
+
+def _kept(mint: Callable[[int], OpenStrEnum], count: int) -> int:
+    """Bytes still allocated after minting ``count`` fresh values and a collection."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(count):
+            assert not mint(i).known
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_fresh_long_unknown_values_are_not_kept() -> None:
+    # a server's fresh 64 KiB statuses, past any schema: 1,000 of them once pinned 192 MiB
+    assert _kept(lambda i: Status(f"s{i:08d}" * 7282), 1000) < 8 * 1024 * 1024
+
+
+def test_fresh_short_unknown_values_are_kept_only_up_to_a_bound() -> None:
+    tag = uuid.uuid4().hex[:8]  # values no other test minted
+    # 4,000 fresh formats: about 1.6 MiB once stayed; the LRU keeps its last 256
+    assert _kept(lambda i: DiskFormat(f"f_{tag}_{i}"), 4000) < 256 * 1024
 
 
 @pytest.mark.parametrize("enum", [Status, Visibility, DiskFormat, ContainerFormat])

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import attrs
 import pytest
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice, choose_version
 from imgcompat.core.enums import Api
 from imgcompat.core.errors import (
+    Conflict,
     Forbidden,
     ImageNotAuthorized,
     ImageNotFound,
@@ -210,6 +212,70 @@ def test_a_v2_update_is_one_minimal_patch() -> None:
     assert json.loads(patch.body or b"") == [
         {"op": "replace", "path": "/keep", "value": "one"}, {"op": "remove", "path": "/drop"}]
     assert result.properties == {"keep": "one"}
+
+
+def test_a_v2_update_of_a_held_record_is_one_request() -> None:
+    held = from_v2(_v2_image(ID, keep="1"))
+    patched = _json(200, _v2_image(ID, keep="2"))
+    steps, result = _drive(plan.update_op(V2, ID, held.with_properties(keep="2"),
+                                          current=held), [patched])
+    assert [s.method for s in steps if isinstance(s, Request)] == ["PATCH"]
+    assert result.properties == {"keep": "2"}
+
+
+def test_a_409_to_a_held_record_reads_once_and_patches_again() -> None:
+    held = from_v2(_v2_image(ID, gone="1", keep="1"))
+    wanted = held.with_properties(gone="2", keep="2")
+    conflict = _json(409, {"message": "Property gone does not exist."})
+    shown = _json(200, _v2_image(ID, keep="1"))  # someone removed "gone" meanwhile
+    patched = _json(200, _v2_image(ID, gone="2", keep="2"))
+    steps, result = _drive(plan.update_op(V2, ID, wanted, current=held),
+                           [conflict, shown, patched])
+    requests = [s for s in steps if isinstance(s, Request)]
+    assert [r.method for r in requests] == ["PATCH", "GET", "PATCH"]
+    assert json.loads(requests[0].body or b"") == [
+        {"op": "replace", "path": "/gone", "value": "2"},
+        {"op": "replace", "path": "/keep", "value": "2"}]
+    assert json.loads(requests[2].body or b"") == [  # computed against the fresh record
+        {"op": "add", "path": "/gone", "value": "2"},
+        {"op": "replace", "path": "/keep", "value": "2"}]
+    assert result.properties == {"gone": "2", "keep": "2"}
+
+
+def test_a_second_409_is_raised() -> None:
+    held = from_v2(_v2_image(ID, keep="1"))
+    conflict = _json(409, {"message": "busy"})
+    with pytest.raises(Conflict):
+        _drive(plan.update_op(V2, ID, held.with_properties(keep="2"), current=held),
+               [conflict, _json(200, _v2_image(ID, keep="1")), conflict])
+
+
+def test_a_409_without_a_held_record_is_raised_at_once() -> None:
+    shown = _json(200, _v2_image(ID, keep="1"))
+    op = plan.update_op(V2, ID, from_v2(_v2_image(ID, keep="2")))
+    with pytest.raises(Conflict):
+        _drive(op, [shown, _json(409, {"message": "busy"})])
+
+
+def test_losses_are_not_reported_twice_when_the_patch_is_sent_again() -> None:
+    held = from_v2(_v2_image(ID, keep="1"))
+    wanted = attrs.evolve(held.with_properties(keep="2"), tags=("t", "t"))  # a set on v2
+    steps, _ = _drive(plan.update_op(V2, ID, wanted, current=held), [
+        _json(409, {"message": "x"}), _json(200, _v2_image(ID, keep="1")),
+        _json(200, _v2_image(ID, keep="2"))])
+    reports = [s for s in steps if isinstance(s, plan.Report)]
+    assert [[loss.field for loss in r.losses] for r in reports] == [["tags"]]
+
+
+def test_a_v1_update_of_a_held_record_puts_then_heads() -> None:
+    held = from_v1_headers((("x-image-meta-id", ID), ("x-image-meta-status", "active"),
+                            ("x-image-meta-property-keep", "1")))
+    after = Response(200, (("x-image-meta-id", ID), ("x-image-meta-status", "active"),
+                           ("x-image-meta-property-keep", "2")))
+    steps, result = _drive(plan.update_op(V1, ID, held.with_properties(keep="2"),
+                                          current=held), [_json(200, {}), after])
+    assert [s.method for s in steps if isinstance(s, Request)] == ["PUT", "HEAD"]
+    assert result.properties == {"keep": "2"}
 
 
 def test_a_snapshot_whose_upload_fails_deletes_its_record() -> None:

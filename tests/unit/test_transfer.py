@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgcompat.core.download import Batcher, DownloadOptions
+from imgcompat.core.download import Batcher, DownloadOptions, Verification
 from imgcompat.core.errors import (
     ChecksumMismatch,
     ImageUnacceptable,
@@ -140,7 +140,7 @@ def test_path_download_writes_verified_bytes_and_no_temp(tmp_path: Path) -> None
     dest = tmp_path / "image.raw"
     result = download(server.open, EXPECTED, into=dest, options=DownloadOptions(
         image_id="i", progress=lambda done, total: seen.append((done, total)),
-        chunk_size=64 * 1024))
+        chunk_size=64 * 1024, verification=Verification.ALL))
     assert dest.read_bytes() == DATA
     assert dict(result.checked) == {"md5": MD5, "sha512": SHA512}
     assert leftovers(tmp_path) == []
@@ -209,7 +209,7 @@ def test_corrupt_bytes_raise_and_leave_destination_untouched(tmp_path: Path) -> 
     dest.write_bytes(b"previous image")
     with pytest.raises(ChecksumMismatch) as info:
         download(FakeServer(corrupt=True).open, EXPECTED, into=dest,
-                 options=DownloadOptions(image_id="i"))
+                 options=DownloadOptions(image_id="i", verification=Verification.ALL))
     assert info.value.expected == MD5
     assert info.value.actual != MD5
     assert dest.read_bytes() == b"previous image"
@@ -234,7 +234,8 @@ def test_204_is_unacceptable_and_cleans_up(tmp_path: Path) -> None:
 def test_content_md5_contradicting_record_fails_before_writing(tmp_path: Path) -> None:
     server = FakeServer(headers={"content-md5": "0" * 32})
     with pytest.raises(ChecksumMismatch):
-        download(server.open, EXPECTED, into=tmp_path / "x", options=DownloadOptions(image_id="i"))
+        download(server.open, EXPECTED, into=tmp_path / "x",
+                 options=DownloadOptions(image_id="i", verification=Verification.ALL))
     assert server.sent == 0
     assert list(tmp_path.iterdir()) == []
 
@@ -635,7 +636,8 @@ def test_any_chunking_and_cuts_yield_exact_bytes(  # noqa: PLR0917 - one per str
 ) -> None:
     # each cut counts from where its response body starts; one past a body never fires
     server = FakeServer(chunk=net_chunk, cuts=cuts, ignore_range=ignore)
-    opts: dict[str, Any] = {"image_id": "i", "chunk_size": buf_chunk, "max_resumes": 3}
+    opts: dict[str, Any] = {"image_id": "i", "chunk_size": buf_chunk, "max_resumes": 3,
+                            "verification": Verification.ALL}
     if target == "path":
         d = tmp_path_factory.mktemp("dl")
         result = download(server.open, EXPECTED, into=d / "x", options=DownloadOptions(**opts))

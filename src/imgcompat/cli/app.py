@@ -20,7 +20,7 @@ import click
 from imgcompat.cli.images import download, list_images, show, upload
 from imgcompat.cli.render import PROG, err, one_line
 from imgcompat.cli.servers import demo, discover, serve
-from imgcompat.cli.state import Failure, State, state_of
+from imgcompat.cli.state import API_VERSION, Failure, State, state_of
 from imgcompat.cli.translate import translate
 from imgcompat.core.errors import ImgcompatError
 
@@ -35,7 +35,7 @@ ENDPOINT_ENV = ("OS_IMAGE_URL",)
               metavar="URL", help="Image API root URL [env: OS_IMAGE_URL].")
 @click.option("--token", envvar=list(TOKEN_ENV), metavar="TOKEN", show_default=False,
               help="Auth token [env: OS_AUTH_TOKEN, OS_TOKEN]; never printed.")
-@click.option("--api-version", type=click.Choice(["1", "2"]), default=None,
+@click.option("--api-version", type=API_VERSION, default=None,
               help="Pin the API major instead of discovering (v2 preferred).")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,

@@ -1,7 +1,10 @@
 """How a demo report reads: rich tables for a person, plain JSON for a script.
 
 Only drawing happens here; every verdict (which steps failed, which differences a Loss
-explains) is already in the :class:`~imgcompat.cli.demo.DemoReport` it is given.
+explains) is already in the :class:`~imgcompat.cli.demo.DemoReport` it is given. A demo may
+run against a real cloud: what its server said reaches the table only through
+:func:`~imgcompat.cli.render.clean` (``Text`` cells) or :func:`~imgcompat.cli.render.shown`
+(markup cells).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from imgcompat.cli.demo import ABSENT, PER_RUN_KEYS, DemoReport, flatten, short
+from imgcompat.cli.render import clean, shown
 from imgcompat.core.immutable import thaw
 from imgcompat.core.seam import to_seam_json
 
@@ -31,9 +35,9 @@ def _cell(value: Any, width: int) -> Text:
     if isinstance(value, bool):
         return Text("true" if value else "false")
     if isinstance(value, list | dict | tuple):
-        return Text(short(json.dumps(thaw(value), ensure_ascii=False,
-                                      separators=(",", ":")), width * 3))
-    text = str(value)
+        return Text(clean(short(json.dumps(thaw(value), ensure_ascii=False,
+                                            separators=(",", ":")), width * 3)))
+    text = clean(value)
     if _UUID.match(text) or _HEX.match(text):
         return Text(text[:12] + "…")
     return Text(short(text, width * 2))
@@ -50,13 +54,14 @@ def render(report: DemoReport, console: Console) -> None:
     versions.add_column("chosen", no_wrap=True)
     versions.add_column("why", ratio=1)
     for run in runs:
-        chosen = Text(run.choice.label, style="green") if run.choice else Text("—")
-        versions.add_row(run.label, run.url, chosen, run.choice.reason if run.choice else "")
+        chosen = Text(clean(run.choice.label), style="green") if run.choice else Text("—")
+        versions.add_row(run.label, shown(run.url), chosen,
+                         shown(run.choice.reason) if run.choice else "")
     console.print(versions)
     for run in runs:
         for warning in run.warnings:
             console.print(Text.assemble(("warning ", "bold yellow"), (f"[{run.label}] ", "bold"),
-                                        warning))
+                                        clean(warning)))
 
     steps = Table(title="life cycle", title_justify="left", expand=True)
     steps.add_column("step", style="bold", no_wrap=True)
@@ -71,7 +76,7 @@ def render(report: DemoReport, console: Console) -> None:
                 cells.append(Text("skipped", style="dim"))
             else:
                 mark, style = ("✔", "green") if step.ok else ("✘", "bold red")
-                cells.append(Text.assemble((mark + " ", style), step.detail))
+                cells.append(Text.assemble((mark + " ", style), clean(step.detail)))
         steps.add_row(name, *cells)
     steps.add_row(Text("time", style="dim"), *[
         Text(f"{sum(s.seconds for s in run.steps) * 1000:.0f} ms", style="dim")
@@ -88,11 +93,12 @@ def render(report: DemoReport, console: Console) -> None:
         if not run.losses:
             losses.add_row(run.label, "", Text("none", style="dim"), "")
         for where, loss in run.losses:
-            losses.add_row(run.label, where, loss.field, loss.reason)
+            losses.add_row(run.label, shown(where), shown(loss.field), shown(loss.reason))
     console.print(losses)
     for run in runs:
         for note in run.notes:
-            console.print(Text.assemble(("note ", "bold"), (f"[{run.label}] ", "bold"), note))
+            console.print(Text.assemble(("note ", "bold"), (f"[{run.label}] ", "bold"),
+                                        clean(note)))
 
     _render_records(report, console)
     console.print(f"[dim]{len(runs)} mode(s) in {report.seconds:.1f} s[/]")
@@ -106,7 +112,7 @@ def render(report: DemoReport, console: Console) -> None:
         console.print(Text.assemble(("✔ ", "bold green"), (verdict, "green")))
     else:
         for failure in report.failures:
-            console.print(Text.assemble(("✘ ", "bold red"), failure))
+            console.print(Text.assemble(("✘ ", "bold red"), clean(failure)))
 
 
 def _render_records(report: DemoReport, console: Console) -> None:
@@ -139,7 +145,8 @@ def _render_records(report: DemoReport, console: Console) -> None:
                 cell.stylize(style)
             cells.append(cell)
         label = "  " + key.removeprefix("properties.") if in_properties else key
-        table.add_row(Text(label, style="dim" if key in PER_RUN_KEYS else "bold"), *cells)
+        table.add_row(Text(clean(label), style="dim" if key in PER_RUN_KEYS else "bold"),
+                      *cells)
     console.print(table)
     reasons: dict[tuple[str, ...], list[str]] = {}
     for diff in report.differences:
@@ -148,7 +155,8 @@ def _render_records(report: DemoReport, console: Console) -> None:
         if why:
             reasons.setdefault(why, []).append(diff.key)
     for why, keys in reasons.items():
-        console.print(Text.assemble((", ".join(keys), "yellow"), " differ — ", "; ".join(why)))
+        console.print(Text.assemble((clean(", ".join(keys)), "yellow"), " differ — ",
+                                    clean("; ".join(why))))
 
 
 def report_json(report: DemoReport) -> dict[str, Any]:

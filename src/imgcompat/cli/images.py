@@ -23,9 +23,10 @@ from imgcompat.cli.render import (
     record_table,
     stdout_console,
 )
-from imgcompat.cli.state import open_client
+from imgcompat.cli.state import Failure, open_client
+from imgcompat.core.download import DEFAULT_MAX_SIZE, DownloadPolicy, Verification
 from imgcompat.core.enums import ContainerFormat, DiskFormat, Visibility
-from imgcompat.core.errors import InvalidRecord
+from imgcompat.core.errors import ImageNotVerifiable, InvalidRecord
 from imgcompat.core.model import Image
 from imgcompat.core.scalars import parse_time
 from imgcompat.core.seam import to_seam_json
@@ -92,22 +93,39 @@ def show(ctx: click.Context, image_id: str, as_json: bool, locations: bool) -> N
               help="Where to write the bytes ('-': stdout).")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar (default: when stderr is a terminal).")
+@click.option("--allow-unverified", is_flag=True,
+              help="Accept an image whose record publishes no checksum this Python can "
+                   "check (default: refuse it, before any byte is written).")
+@click.option("--all-digests", is_flag=True,
+              help="Check md5 as well as the multihash (default: the strongest published "
+                   "digest only).")
+@click.option("--max-size", type=click.IntRange(min=0), default=DEFAULT_MAX_SIZE,
+              show_default=True, metavar="BYTES",
+              help="Refuse an image larger than this (a record with no size bounds nothing).")
 @click.pass_context
-def download(ctx: click.Context, image_id: str, output: str, progress: bool | None) -> None:
+def download(ctx: click.Context, image_id: str, output: str, progress: bool | None, *,
+             allow_unverified: bool, all_digests: bool, max_size: int) -> None:
     """Download an image's bytes, verified against its checksums.
 
     A file is written atomically: on a checksum mismatch nothing is left at FILE.
     """
-    with open_client(ctx) as client, TransferProgress(f"download {image_id[:8]}",
-                                                      enabled=progress) as bar:
-        if output == "-":
-            result = client.download(image_id, data=sys.stdout.buffer, progress=bar)
-        else:
-            result = client.download(image_id, dst_path=output, progress=bar)
+    policy: DownloadPolicy = {
+        "require_verified": not allow_unverified, "max_size": max_size,
+        "verification": Verification.ALL if all_digests else Verification.STRONGEST}
+    try:
+        with open_client(ctx) as client, TransferProgress(f"download {image_id[:8]}",
+                                                          enabled=progress) as bar:
+            if output == "-":
+                result = client.download(image_id, data=sys.stdout.buffer, progress=bar,
+                                         **policy)
+            else:
+                result = client.download(image_id, dst_path=output, progress=bar, **policy)
+    except ImageNotVerifiable as exc:
+        why = "; ".join(exc.reasons) or "the server published no checksum"
+        raise Failure(f"image {image_id}: the download cannot be verified ({why}); "
+                      "--allow-unverified accepts it") from exc
     reason = getattr(result, "reason", "")
     err(f"downloaded {bar.summary()} to {'stdout' if output == '-' else output}: {reason}")
-    if getattr(result, "verified", True) is False:
-        err(f"warning: {image_id}: the bytes could not be verified")
 
 
 @click.command()

@@ -3,6 +3,12 @@
 Kept apart from the commands so that every sub-command speaks with the same voice: a
 message is one ``imgcompat: ...`` line, a table fits 100 columns when not on a terminal,
 and a progress bar appears only on a terminal (stdout may be the image's bytes).
+
+Every string a server chose (names, properties, statuses, messages, URLs) is made inert
+before it is printed: :func:`clean` takes out what a terminal would act on instead of
+showing (escape sequences, carriage returns, bidirectional overrides), :func:`shown` also
+escapes rich markup (a name ``[/]`` must not end the command with a ``MarkupError``, nor
+``[conceal]`` hide what follows), and the consoles do not turn ``:name:`` into emoji.
 """
 
 from __future__ import annotations
@@ -10,12 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -35,12 +43,38 @@ PROG = "imgcompat"
 _LOGGER = logging.getLogger("imgcompat")
 
 
+# --------------------------------------------------------------------------- server text
+
+#: Bidirectional formatting characters: they reorder what follows on the screen, so text
+#: can read differently from what it is ("Trojan Source").
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+#: Line and column breaks become one space (a message stays one line, a cell one row).
+_BREAKS = "\t\n\v\f\r\x1c\x1d\x1e\x85\u2028\u2029"
+#: C0 and C1 controls and DEL (ESC starts every terminal escape sequence, CSI is 0x9b in
+#: one byte) and the bidi characters become U+FFFD, visible where something was taken out.
+_INERT: dict[int, str] = dict.fromkeys(
+    (*range(0x20), 0x7F, *range(0x80, 0xA0), *map(ord, _BIDI)), "\ufffd")
+_INERT.update(dict.fromkeys(map(ord, _BREAKS), " "))
+#: What ``json.dumps(ensure_ascii=False)`` leaves raw but a terminal may act on.
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029" + _BIDI + "]")
+
+
+def clean(text: object) -> str:
+    """Text from a server, safe to write to a terminal: controls and bidi overrides out."""
+    return str(text).translate(_INERT)
+
+
+def shown(text: object) -> str:
+    """Text from a server for rich (markup, tables, titles): :func:`clean`, then escaped."""
+    return escape(clean(text))
+
+
 # --------------------------------------------------------------------------- lines
 
 
 def err(text: str) -> None:
-    """One ``imgcompat: <text>`` line on stderr."""
-    click.echo(f"{PROG}: {text}", err=True)
+    """One ``imgcompat: <text>`` line on stderr (server text in it made inert)."""
+    click.echo(f"{PROG}: {clean(text)}", err=True)
 
 
 def one_line(text: str) -> str:
@@ -49,14 +83,19 @@ def one_line(text: str) -> str:
 
 
 def dumps(doc: Any) -> str:
-    """JSON as the command prints it: indented, UTF-8 text kept, a final newline."""
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    """JSON as the command prints it: indented, UTF-8 text kept, a final newline.
+
+    Controls a terminal acts on are written as ``\\uXXXX`` escapes (json escapes C0
+    already; C1, DEL, line separators and bidi overrides too): the same JSON value.
+    """
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m[0]):04x}", text) + "\n"
 
 
 def print_losses(losses: Sequence[Loss]) -> None:
     """The ``Loss`` report on stderr: one ``loss: field: reason`` line each."""
     for loss in losses:
-        click.echo(f"loss: {loss.field}: {loss.reason}", err=True)
+        click.echo(clean(f"loss: {loss.field}: {loss.reason}"), err=True)
 
 
 class _OneLineHandler(logging.Handler):
@@ -65,7 +104,7 @@ class _OneLineHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             level = record.levelname.lower()
-            click.echo(f"{PROG}: {level}: {record.getMessage()}", err=True)
+            click.echo(f"{PROG}: {level}: {clean(record.getMessage())}", err=True)
         except Exception:  # logging must never break the command
             self.handleError(record)
 
@@ -82,9 +121,9 @@ def log_to_stderr(debug: bool) -> None:
 
 def stdout_console() -> Console:
     """A console for tables: the terminal's width, or 100 columns when not a terminal."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(highlight=False, width=100)
+        console = Console(highlight=False, emoji=False, width=100)
     return console
 
 
@@ -107,22 +146,23 @@ def images_table(images: Sequence[Image]) -> Table:
     table.add_column("visibility", no_wrap=True)
     table.add_column("size", no_wrap=True, justify="right")
     for image in images:
-        table.add_row(image.id or "", image.name or "—", str(image.status),
-                      str(image.visibility), size_text(image.size))
+        table.add_row(shown(image.id or ""), shown(image.name or "—"), shown(image.status),
+                      shown(image.visibility), size_text(image.size))
     return table
 
 
 def record_table(image: Image) -> Table:
     """One seam record as key/value rows, properties after the base keys."""
     doc = to_seam_json(image, include_locations=bool(image.locations or image.direct_url))
-    table = Table(show_header=False, title=image.name or image.id, title_justify="left")
+    table = Table(show_header=False, title=shown(image.name or image.id or ""),
+                  title_justify="left")
     table.add_column("key", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
     props = doc.pop("properties")
     for key, value in doc.items():
         table.add_row(key, _plain(value))
     for key in sorted(props):
-        table.add_row(f"properties.{key}", _plain(props[key]))
+        table.add_row(shown(f"properties.{key}"), _plain(props[key]))
     return table
 
 
@@ -130,8 +170,8 @@ def _plain(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+        return shown(value)
+    return shown(json.dumps(value, ensure_ascii=False))
 
 
 def versions_table(doc: Mapping[str, Any], choice: VersionChoice | None) -> Table:
@@ -152,7 +192,7 @@ def versions_table(doc: Mapping[str, Any], choice: VersionChoice | None) -> Tabl
                      if isinstance(link, Mapping) and link.get("rel") == "self"), "")
         chosen = choice is not None and str(entry.get("id")) == choice.label
         style = "bold green" if chosen else None
-        table.add_row(str(entry.get("id", "")), str(entry.get("status", "")), href,
+        table.add_row(shown(entry.get("id", "")), shown(entry.get("status", "")), shown(href),
                       "✔" if chosen else "", style=style)
     return table
 
@@ -165,12 +205,12 @@ class TransferProgress:
 
     def __init__(self, label: str, total: int | None = None, *,
                  enabled: bool | None = None) -> None:
-        console = Console(stderr=True, highlight=False)
+        console = Console(stderr=True, highlight=False, emoji=False)
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
             TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
             disable=not console.is_terminal if enabled is None else not enabled)
-        self.task: TaskID = self.progress.add_task(label, total=total)
+        self.task: TaskID = self.progress.add_task(shown(label), total=total)
         self.done = 0
         self.total = total
         self.started = time.monotonic()

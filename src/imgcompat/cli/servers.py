@@ -13,8 +13,8 @@ from typing import Any, Literal, cast
 import click
 import httpx
 
-from imgcompat.cli.render import dumps, err, stdout_console, versions_table
-from imgcompat.cli.state import Failure, state_of
+from imgcompat.cli.render import dumps, err, shown, stdout_console, versions_table
+from imgcompat.cli.state import API_VERSION, Failure, state_of
 from imgcompat.cli.translate import json_doc, json_object
 from imgcompat.core.discovery import choose_version, normalize_endpoint
 from imgcompat.core.errors import ConnectionFailed, error_for
@@ -41,7 +41,7 @@ def fetch_versions(root: str, *, timeout: float, verify: bool,
 
 @click.command()
 @click.argument("url", required=False)
-@click.option("--pin", type=click.Choice(["1", "2"]), default=None,
+@click.option("--pin", type=API_VERSION, default=None,
               help="Ask for this API major (default: --api-version, else v2 preferred).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
@@ -73,9 +73,10 @@ def discover(ctx: click.Context, url: str | None, pin: str | None, as_json: bool
         return
     console = stdout_console()
     console.print(versions_table(doc, choice))
-    console.print(f"[bold]endpoint[/]  {endpoint.root}")
-    console.print(f"[bold]chosen[/]    [green]{choice.label}[/] at {choice.root_url}")
-    console.print(f"[bold]reason[/]    {choice.reason}")
+    console.print(f"[bold]endpoint[/]  {shown(endpoint.root)}")
+    console.print(f"[bold]chosen[/]    [green]{shown(choice.label)}[/] at "
+                  f"{shown(choice.root_url)}")
+    console.print(f"[bold]reason[/]    {shown(choice.reason)}")
 
 
 @click.command()

@@ -17,9 +17,29 @@ import attrs
 import click
 
 from imgcompat.cli.render import log_to_stderr, print_losses
+from imgcompat.core.enums import parse_api
+from imgcompat.core.errors import InvalidRecord
 
 if TYPE_CHECKING:
     from imgcompat.shell.client import ImageClient
+
+
+class ApiVersion(click.ParamType):  # type: ignore[type-arg]
+    """An API major as users spell it (``1``, ``v2``, ``2.0``...), read by the library's
+    own :func:`~imgcompat.core.enums.parse_api` so the command and the library agree."""
+
+    name = "version"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        """The major (``"1"`` or ``"2"``), or a usage error listing the spellings."""
+        try:
+            return parse_api(value).value
+        except InvalidRecord as exc:
+            self.fail(exc.message, param, ctx)
+
+
+API_VERSION = ApiVersion()
 
 
 @attrs.define

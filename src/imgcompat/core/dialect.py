@@ -13,7 +13,9 @@ The facts each API brings (``seam-contract.md``, ``glance-wire.md``):
   adds locations afterwards; an empty v2 image becomes active by uploading zero bytes,
   after asking the schema which disk formats the server knows;
 - v1 updates with one ``PUT`` of headers, v2 with one JSON patch;
-- a v1 listing has no next links: a full page means there may be more; v2 says ``next``.
+- a v1 listing has no next links: a full page means there may be more, a short one may be
+  the end or a page the server capped silently (``api_limit_max``); v2 says ``next``, also
+  under a cap, so its short page without a link is the end.
 """
 
 from __future__ import annotations
@@ -70,11 +72,15 @@ class Page:
 
     ``more`` says whether the API signals a next page; ``marker`` is the marker the server
     named for it (v2's ``next`` link), None when the caller must take the last record's id.
+    ``maybe_capped``: the page is shorter than asked and the API cannot say whether that is
+    the end or a silent cap on the page size (v1: Glance caps ``limit`` at ``api_limit_max``
+    without a word), so the pager must ask once more before it ends the listing.
     """
 
     images: tuple[Image, ...]
     more: bool
     marker: str | None = None
+    maybe_capped: bool = False
 
 
 @attrs.frozen
@@ -84,7 +90,12 @@ class Dialect(abc.ABC):
     choice: VersionChoice
 
     api: ClassVar[Api]
-    #: The page size asked when the caller gives none (None: the server's own default).
+    #: The page sizes asked, in turn, when the caller gives none and the server refuses
+    #: one with a 400: Glance's own ``api_limit_max`` (1000 unless configured; a larger
+    #: ``limit`` is capped, not refused), then glanceclient's v2 page size.
+    large_page_sizes: ClassVar[tuple[int, ...]] = (1000, 200)
+    #: The page size of the API's classic paging, asked when every larger one was refused
+    #: (None: the server's own default, ``limit_param_default``).
     default_page_size: ClassVar[int | None]
     #: Whether a download may continue from an offset (a ``Range`` request).
     resumable: ClassVar[bool]
@@ -170,7 +181,7 @@ class V1Dialect(Dialect):
     """Glance v1: metadata in ``x-image-meta-*`` headers, no ranges, no next links."""
 
     api = Api.V1
-    default_page_size = 20
+    default_page_size = 20  # glanceclient's v1 page; v1 needs a size to tell a full page
     resumable = False
     empty_by_upload = False
     rereads_update = True  # a HEAD, so every v1 read is decoded by the one header rule
@@ -236,9 +247,11 @@ class V1Dialect(Dialect):
         return from_v1_json(answer_object(response, request.image_id))
 
     def read_page(self, response: Response, asked: int | None) -> Page:
-        """A full page means there may be more (v1 has no next links)."""
+        """A full page means there may be more (v1 has no next links); a short, non-empty
+        one may be the end or a page capped at the server's ``api_limit_max``."""
         images = from_v1_json_list(answer_object(response, None))
-        return Page(images, more=asked is not None and len(images) >= asked)
+        full = asked is not None and len(images) >= asked
+        return Page(images, more=full, maybe_capped=bool(images) and not full)
 
 
 @attrs.frozen
@@ -313,7 +326,9 @@ class V2Dialect(Dialect):
         return from_v2(answer_object(response, request.image_id))
 
     def read_page(self, response: Response, asked: int | None) -> Page:
-        """A ``next`` link on a non-empty page means more; its marker is taken."""
+        """A ``next`` link on a non-empty page means more; its marker is taken. A server
+        capping the page size still links the next page, so a short page is never in
+        doubt."""
         doc = answer_object(response, None)
         images = from_v2_list(doc)
         link = doc.get("next")

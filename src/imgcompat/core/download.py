@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from typing import TypeAlias
+from typing import TypeAlias, TypedDict
 
 import attrs
 
-from imgcompat.core.errors import TransferInterrupted
+from imgcompat.core.errors import ImageNotVerifiable, ImageTooLarge, TransferInterrupted
 from imgcompat.core.integrity import Action, Expected, Hasher, Resumer, Start, Verified, Verifier
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_MAX_SIZE",
     "Batcher",
     "DownloadOptions",
+    "DownloadPolicy",
     "DownloadState",
     "Progress",
     "Verification",
@@ -36,6 +38,11 @@ DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 #: progress(bytes_done, total_or_None); bytes_done drops back to 0 when a download restarts.
 Progress: TypeAlias = Callable[[int, "int | None"], None]
 
+#: The default ``max_size``: Glance's own default ``image_size_cap`` (1 TiB), the largest
+#: image a default server stores, so no genuine image is refused; it still stops an endless
+#: body from a record that states no size. Lower it where the disk is smaller.
+DEFAULT_MAX_SIZE = 1 << 40
+
 #: Network pieces smaller than this are joined before hashing (hashlib keeps the GIL for
 #: tiny buffers, and per-piece overhead would dominate); larger ones are never copied.
 _SMALL = 16 * 1024
@@ -47,12 +54,20 @@ class Verification(enum.Enum):
     An enum, not a flag, so a policy can be added without another keyword everywhere.
     """
 
-    #: md5 and the multihash, each when published: the strictest, and the default.
+    #: The strongest digest the record publishes: the multihash (``os_hash_algo``, sha512
+    #: by default) when this Python can compute it, else md5. The default: md5 beside a
+    #: matching sha512 adds no assurance and doubles the hashing. What Glance designed the
+    #: multihash for, and what python-glanceclient checks.
+    STRONGEST = "strongest"
+    #: md5 and the multihash, each when published: twice the hashing, for a caller that
+    #: wants both compared.
     ALL = "all"
 
     def select(self, expected: Expected) -> Expected:
         """The expectation this policy checks, out of everything the record promised."""
         match self:
+            case Verification.STRONGEST:
+                return expected.strongest()
             case Verification.ALL:
                 return expected
 
@@ -62,8 +77,22 @@ class DownloadOptions:
     """How one download runs; every field has the behaviour a caller wants by default.
 
     ``image_id`` only names the image in errors. ``resumable=False`` asks every retry from
-    byte 0 (v1 has no ranges). ``parallel`` hashes md5, the multihash and the disk write on
-    threads side by side; ``False`` does them in turn.
+    byte 0 (v1 has no ranges). ``parallel`` hashes the digests and the disk write on threads
+    side by side; ``False`` does them in turn. ``verification`` chooses which published
+    digests are computed (:class:`Verification`; the strongest one by default).
+
+    ``require_verified=True`` refuses a download no digest can verify (the record publishes
+    none, or only one this Python cannot compute) with
+    :class:`~imgcompat.core.errors.ImageNotVerifiable`, before any byte is written. The
+    library's default is False: images with no checksum are legitimate in Glance (an image
+    registered by location, e.g. a compute host's RBD snapshot, has none), and a compute
+    service must still boot them; the shell logs a warning naming the image instead. The
+    ``imgcompat`` command turns it on.
+
+    ``max_size`` bounds the bytes accepted (:data:`DEFAULT_MAX_SIZE`, Glance's default
+    ``image_size_cap``; None: no bound): a larger announced size, or a body that goes past
+    it when no size was announced, raises :class:`~imgcompat.core.errors.ImageTooLarge`
+    before the excess is written.
     """
 
     image_id: str | None = None
@@ -73,7 +102,23 @@ class DownloadOptions:
     chunk_size: int = attrs.field(default=DEFAULT_CHUNK_SIZE,
                                   validator=attrs.validators.gt(0))
     parallel: bool = True
-    verification: Verification = Verification.ALL
+    verification: Verification = Verification.STRONGEST
+    require_verified: bool = False
+    max_size: int | None = attrs.field(default=DEFAULT_MAX_SIZE)
+
+    @max_size.validator
+    def _check_max_size(self, _: attrs.Attribute[int | None], value: int | None) -> None:
+        if value is not None and value < 0:
+            raise ValueError(f"max_size must be >= 0 or None, got {value}")
+
+
+class DownloadPolicy(TypedDict, total=False):
+    """What a caller of the clients' ``download`` may choose (their keywords), documented
+    on :class:`DownloadOptions`: ``verification``, ``require_verified``, ``max_size``."""
+
+    verification: Verification
+    require_verified: bool
+    max_size: int | None
 
 
 class Batcher:
@@ -133,6 +178,10 @@ class DownloadState:
     def __init__(self, expected: Expected, options: DownloadOptions, *,
                  can_rewind: bool) -> None:
         self.image_id = options.image_id
+        self.require_verified = options.require_verified
+        self.max_size = options.max_size
+        self.skipped = tuple(a for a in expected.published()
+                             if a not in options.verification.select(expected).published())
         self.verifier = Verifier(options.verification.select(expected),
                                  image_id=options.image_id)
         self.resumer = Resumer(
@@ -153,7 +202,9 @@ class DownloadState:
     def start(self, status: int, headers: Mapping[str, str]) -> Start:
         """Judge a response; on :attr:`Action.RESTART` the driver rewinds its target.
 
-        A response whose headers contradict what is known raises before any byte is used.
+        A response whose headers contradict what is known raises before any byte is used;
+        so does one announcing more than ``max_size``, or one nothing can verify when the
+        download must be verified.
         """
         start = self.resumer.on_response(status, headers)
         expected = self.verifier.expected.with_headers(
@@ -162,8 +213,15 @@ class DownloadState:
         if start.action is Action.RESTART:
             self.verifier.reset()
         self.verifier.learn(expected)
+        self._check_size(self.verifier.expected.size or 0)
+        if self.require_verified and not self.verifier.planned:
+            raise ImageNotVerifiable(self.verifier.reasons, image_id=self.image_id)
         self.skip = start.skip
         return start
+
+    def _check_size(self, size: int) -> None:
+        if self.max_size is not None and size > self.max_size:
+            raise ImageTooLarge(limit=self.max_size, size=size, image_id=self.image_id)
 
     # -- bytes
 
@@ -191,6 +249,7 @@ class DownloadState:
     def account(self, parts: list[bytes]) -> None:
         """Count a batch about to be hashed and written; more than promised raises now."""
         n = sum(map(len, parts))
+        self._check_size(self.resumer.offset + n)
         self.verifier.count(n)
         self.resumer.advance(n)
 
@@ -223,5 +282,9 @@ class DownloadState:
         return False
 
     def finish(self) -> Verified:
-        """Compare every digest; raise on a difference."""
-        return self.verifier.finish()
+        """Compare every digest; raise on a difference, or when nothing was verified and
+        the download had to be."""
+        result = attrs.evolve(self.verifier.finish(), skipped=self.skipped)
+        if self.require_verified and not result.verified:
+            raise ImageNotVerifiable(result.unverified, image_id=self.image_id)
+        return result

@@ -1,17 +1,31 @@
 """Open string enums: known values are members, unknown ones still parse.
 
 A newer Glance may add a status or a disk format; an older client must carry it through
-instead of crashing. ``_missing_`` mints (and caches) a pseudo-member for any other string,
-so ``Status("uploading_v3")`` works, compares equal to its text, and ``.known`` says False.
+instead of crashing. ``_missing_`` mints a pseudo-member for any other string, so
+``Status("uploading_v3")`` works, compares equal (and hashes equal) to its text, and ``.known``
+says False.
+
+Pseudo-members are not registered in the enum: the server chooses these strings, and a
+registry of them would grow with every new one it sends (a hostile server sending a fresh
+64 KiB status per answer once pinned 192 MiB per 1,000 answers). Only the most recent few
+short ones are remembered (a bounded LRU), so a value a server keeps sending stays one
+object; a long one is minted afresh each time. Compare unknown values with ``==``. The
+schemas also cap these strings at Glance's own column widths.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import StrEnum
-from typing import Self
+from typing import Self, cast
 
 from imgcompat.core.errors import InvalidRecord
+
+#: How many unknown values are remembered (across the open enums), and up to what length:
+#: longer than any Glance column for these fields, so only a misbehaving server goes past it.
+_REMEMBERED = 256
+_REMEMBERED_LENGTH = 64
 
 
 class OpenStrEnum(StrEnum):
@@ -21,19 +35,24 @@ class OpenStrEnum(StrEnum):
     def _missing_(cls, value: object) -> Self | None:
         if not isinstance(value, str) or not value:
             return None
-        cached = cls._value2member_map_.get(value)
-        if cached is not None:
-            return cached  # type: ignore[return-value]
-        member = str.__new__(cls, value)
-        member._name_ = value.upper()
-        member._value_ = value
-        cls._value2member_map_[value] = member
-        return member
+        make = _remembered if len(value) <= _REMEMBERED_LENGTH else _mint
+        return cast(Self, make(cls, value))
 
     @property
     def known(self) -> bool:
         """True when this value is one the library was written for."""
-        return self._name_ in type(self).__members__
+        return self._value_ in type(self)._value2member_map_
+
+
+def _mint(cls: type[OpenStrEnum], value: str) -> OpenStrEnum:
+    """A pseudo-member of ``cls`` for ``value``, registered nowhere."""
+    member = str.__new__(cls, value)
+    member._name_ = value.upper()
+    member._value_ = value
+    return member
+
+
+_remembered = functools.lru_cache(maxsize=_REMEMBERED)(_mint)
 
 
 class Status(OpenStrEnum):

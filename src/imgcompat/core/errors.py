@@ -9,6 +9,8 @@ tree has one base per kind of failure a caller catches (as httpx draws its own):
     │   └── InvalidServerRecord           ... when the server sent it (also InvalidResponse)
     ├── VersionNotAvailable               discovery: the API asked for is not offered
     ├── ImageUnacceptable                 the image cannot be used as asked (no data yet)
+    │   ├── ImageNotVerifiable            a download that must be verified has no usable digest
+    │   └── ImageTooLarge                 a download past its ``max_size``
     ├── SourceNotRewindable               a one-shot upload source asked for its bytes twice
     ├── MissingExtra (also ImportError)   a part used without the extra that installs it
     ├── ConnectionFailed                  no usable answer from any API server
@@ -39,6 +41,7 @@ tree has one base per kind of failure a caller catches (as httpx draws its own):
         │   ├── UnexpectedTransferResponse  a download answer the resume rules cannot use
         │   └── PagingLoop                a listing whose next marker came round again
         ├── InvalidServerRecord           (see above)
+        ├── ImageIdMismatch               the answer is about another image than the one asked
         ├── ChecksumMismatch              the bytes do not have the promised digest
         │   └── SizeMismatch              ... nor the promised length
         └── (cli) CheckFailed             the demo: an answer that breaks the seam's promise
@@ -112,6 +115,35 @@ class VersionNotAvailable(ImgcompatError):
 
 class ImageUnacceptable(ImgcompatError):
     """The image cannot be used as asked (e.g. it has no data to download)."""
+
+
+class ImageNotVerifiable(ImageUnacceptable):
+    """A download asked to be verified (``require_verified``), but the record publishes no
+    digest this Python can check (``reasons`` says why); nothing is left at the destination.
+    """
+
+    def __init__(self, reasons: Sequence[str], *, image_id: str | None = None) -> None:
+        self.reasons = tuple(reasons)
+        why = "; ".join(self.reasons) or "the server published no checksum"
+        super().__init__(f"the download cannot be verified ({why}); pass "
+                         "require_verified=False to accept unverified bytes",
+                         image_id=image_id)
+
+
+class ImageTooLarge(ImageUnacceptable):
+    """A download announced or sent more bytes than its ``max_size`` allows.
+
+    A record with no size (or 0 and no checksum) bounds nothing: without this limit an
+    endless body would fill the disk. ``size`` is the size announced or reached.
+    """
+
+    def __init__(self, *, limit: int, size: int, image_id: str | None = None) -> None:
+        self.limit = limit
+        self.size = size
+        super().__init__(f"the image is at least {size} bytes, over the download's max_size "
+                         f"of {limit}; "
+                         "raise max_size (DownloadOptions.max_size, or the client's "
+                         "download(max_size=...)) to accept it", image_id=image_id)
 
 
 class SourceNotRewindable(ImgcompatError):
@@ -213,6 +245,17 @@ class InvalidServerRecord(InvalidRecord, InvalidResponse):
             message = message[len(prefix):]
         return cls(message, field=exc.field, image_id=exc.image_id or image_id,
                    status=exc.status if exc.status is not None else status)
+
+
+class ImageIdMismatch(InvalidResponse):
+    """The server answered about another image than the one the request named."""
+
+    def __init__(self, *, expected: str, actual: str | None, status: int | None = None
+                 ) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"the answer describes image {actual!r}", image_id=expected,
+                         status=status)
 
 
 class ChecksumMismatch(InvalidResponse):

@@ -6,7 +6,7 @@ such as ``block_device_mapping``) must be frozen too, or "immutable" would be a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import Any, TypeVar
 
 K = TypeVar("K")
@@ -33,6 +33,21 @@ class FrozenDict(Mapping[K, V]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+    # The dict's own read-only views and lookups: the Mapping defaults go through
+    # __getitem__ once per key in Python, and records read their properties often.
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def keys(self) -> KeysView[K]:
+        return self._data.keys()
+
+    def values(self) -> ValuesView[V]:
+        return self._data.values()
+
+    def items(self) -> ItemsView[K, V]:
+        return self._data.items()
 
     def __hash__(self) -> int:
         if self._hash is None:

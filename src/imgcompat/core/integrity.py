@@ -38,6 +38,7 @@ __all__ = [
     "Start",
     "Verified",
     "Verifier",
+    "MIN_SHAKE_DIGEST_BYTES",
     "new_hasher",
     "normalize_md5",
 ]
@@ -45,9 +46,10 @@ __all__ = [
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", re.IGNORECASE)
 
-
-
-
+#: The shortest SHAKE output that counts as a digest: 256 bits, what SHAKE128 offers against
+#: collisions at best. A SHAKE output can be asked at any length, so a record saying
+#: ``shake_256`` with one byte of value would otherwise "verify" with 1 chance in 256 of luck.
+MIN_SHAKE_DIGEST_BYTES = 32
 
 
 class Hasher(Protocol):
@@ -80,7 +82,8 @@ def new_hasher(algo: str, *, digest_hex_len: int | None = None) -> Hasher:
     """A fresh hash object for ``algo`` (any name hashlib knows); ValueError if unknown.
 
     md5 is asked for with ``usedforsecurity=False`` so FIPS builds still verify transfers.
-    SHAKE needs its output length, taken from the expected hex digest.
+    SHAKE needs its output length, taken from the expected hex digest, of at least
+    :data:`MIN_SHAKE_DIGEST_BYTES` bytes.
     """
     name = algo.strip().lower()
     if name == "md5":
@@ -88,6 +91,9 @@ def new_hasher(algo: str, *, digest_hex_len: int | None = None) -> Hasher:
     if name.startswith("shake_"):
         if not digest_hex_len or digest_hex_len % 2:
             raise ValueError(f"{algo}: a SHAKE digest needs an even-length expected value")
+        if digest_hex_len < 2 * MIN_SHAKE_DIGEST_BYTES:
+            raise ValueError(f"{algo}: a SHAKE digest of {digest_hex_len // 2} byte(s) is too "
+                             f"short to prove anything (at least {MIN_SHAKE_DIGEST_BYTES})")
         hashlib.new(name)  # ValueError if unavailable
         return _ShakeHasher(name, digest_hex_len // 2)
     return hashlib.new(name)
@@ -176,16 +182,26 @@ class Expected:
         """Keep only the multihash when this Python can compute it (md5 otherwise).
 
         What python-glanceclient verifies; it halves the hashing work where md5 adds nothing
-        the multihash does not already guarantee.
+        the multihash does not already guarantee. A ``Content-MD5`` learned later is not
+        added back either.
         """
         algo, value = self.hash_algo, self.hash_value
-        if not (algo and value and self.md5) or algo.strip().lower() == "md5":
+        if not (algo and value) or algo.strip().lower() == "md5":
             return self
         try:
             new_hasher(algo, digest_hex_len=len(value))
         except ValueError:
             return self
         return attrs.evolve(self, md5=None, multihash_only=True)
+
+    def published(self) -> tuple[str, ...]:
+        """The digests this expectation names (``md5``, the multihash's algorithm)."""
+        out: tuple[str, ...] = ("md5",) if self.md5 else ()
+        if self.hash_algo and self.hash_value:
+            label = self.hash_algo.strip().lower()
+            if label not in out:
+                out += (label,)
+        return out
 
     def with_headers(
         self, headers: Mapping[str, str], total: int | None, *, image_id: str | None = None
@@ -226,12 +242,15 @@ class Verified:
     """The outcome of a transfer's verification.
 
     ``checked`` maps each algorithm that was compared (and matched) to its digest;
-    ``unverified`` gives the reasons some or all of the checks could not be made.
+    ``unverified`` gives the reasons some or all of the checks could not be made;
+    ``skipped`` names the digests the server published that the verification policy chose
+    not to compute (md5 beside a stronger multihash, by default).
     """
 
     size: int
     checked: FrozenDict[str, str] = attrs.field(factory=FrozenDict, converter=_str_map)
     unverified: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
 
     @property
     def verified(self) -> bool:
@@ -245,7 +264,10 @@ class Verified:
             why = "; ".join(self.unverified) or "the server published no checksum"
             return f"NOT verified: {why}"
         done = ", ".join(sorted(self.checked))
-        return f"verified ({done})" + (f"; {'; '.join(self.unverified)}" if self.unverified else "")
+        notes = [*self.unverified]
+        if self.skipped:
+            notes.append(f"not computed: {', '.join(self.skipped)}")
+        return f"verified ({done})" + (f"; {'; '.join(notes)}" if notes else "")
 
 
 class Verifier:
@@ -274,10 +296,9 @@ class Verifier:
             label = algo.strip().lower()
             try:
                 new_hasher(label, digest_hex_len=len(value))
-            except ValueError:
+            except ValueError as exc:
                 self._unverified.append(
-                    f"os_hash_algo {algo!r} is not an algorithm this Python knows; "
-                    "multihash not verified"
+                    f"os_hash_algo {algo!r} cannot be checked ({exc}); multihash not verified"
                 )
             else:
                 if label != "md5":
@@ -298,6 +319,16 @@ class Verifier:
             )
         if not self._plan:
             self._unverified.append("the server published no usable checksum")
+
+    @property
+    def planned(self) -> tuple[str, ...]:
+        """The digests this verifier computes (empty: nothing can be verified)."""
+        return tuple(label for label, _ in self._plan)
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why some or all of the published digests cannot be checked, so far."""
+        return (*self._unverified, *self._late)
 
     def learn(self, expected: Expected) -> None:
         """Adopt a refined expectation (a response's headers merged in).

@@ -1,7 +1,9 @@
 """A ``detail`` listing as a sequence of pages: where it stands, and the next request.
 
-The pager is written once; its dialect says the path, the page size asked by default and
-how a page tells whether more follow (see :mod:`imgcompat.core.dialect`).
+The pager is written once; its dialect says the path, the page sizes to ask and how a page
+tells whether more follow (see :mod:`imgcompat.core.dialect`). How large a page to ask for
+is :class:`Paging`'s business: a listing costs one request per page, so it asks for the
+largest page Glance serves unless the caller chose a size.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any, TypedDict, Unpack
 
 import attrs
 
-from imgcompat.core.dialect import Dialect, dialect_for
+from imgcompat.core.dialect import Dialect, Page, dialect_for
 from imgcompat.core.discovery import VersionChoice
 from imgcompat.core.errors import InvalidRecord, PagingLoop, TooManyPages
 from imgcompat.core.exchange import (
@@ -30,12 +32,78 @@ from imgcompat.core.query import filters_for, is_paging_key
 
 
 @attrs.frozen
+class Paging:
+    """How many records each request of a listing asks for, and what the server has shown.
+
+    Without a caller's ``page_size`` the listing asks for Glance's ``api_limit_max`` (which
+    Glance caps a larger ``limit`` at) and, when a deployment refuses the first request with
+    a 400 instead, walks down ``fallbacks`` (from the dialect); once a page has come back a
+    400 is about something else and is the caller's to see. A caller's size is kept: its 400
+    is the caller's, and only a v1 server shown to serve fewer (below) makes it smaller.
+
+    ``served`` is the longest page the server has returned. A v1 page shorter than asked is
+    the end only when the server has already served pages at least as long as the one asked;
+    before that, the server may have capped it silently, so the next request asks for the
+    size it got (:meth:`after`): a listing that did end costs one more request, an empty
+    page, and a capped one never ends early.
+    """
+
+    size: int | None
+    fallbacks: tuple[int | None, ...] = ()
+    served: int = 0
+
+    @classmethod
+    def start(cls, dialect: Dialect, page_size: int | None) -> Paging:
+        """The paging of a new listing: the caller's size, else the dialect's ladder."""
+        if page_size is not None:
+            return cls(page_size)
+        first, *rest = dialect.large_page_sizes
+        return cls(first, (*rest, dialect.default_page_size))
+
+    def limit(self, remaining: int | None) -> int | None:
+        """The ``limit`` to send when ``remaining`` records are still wanted (None: all);
+        None when the size is the server's own default (the pager drops what is not
+        wanted)."""
+        if self.size is None or remaining is None:
+            return self.size
+        return min(self.size, remaining)
+
+    def refused(self, remaining: int | None) -> Paging | None:
+        """The paging to ask with after a 400 to the request this one sent, or None when
+        the 400 cannot be about the page size: a page was served already, or no smaller
+        size is left to try (a server refusing a size refuses every larger one)."""
+        asked = self.limit(remaining)
+        if self.served or asked is None:
+            return None
+        for index, size in enumerate(self.fallbacks):
+            smaller = attrs.evolve(self, size=size, fallbacks=self.fallbacks[index + 1:])
+            limit = smaller.limit(remaining)
+            if limit is None or limit < asked:
+                return smaller
+        return None
+
+    def after(self, asked: int | None, page: Page) -> tuple[Paging, bool]:
+        """The paging once ``page`` (an answer to ``limit=asked``) is read, and whether
+        another page is to be asked for."""
+        seen = attrs.evolve(self, served=max(self.served, len(page.images)))
+        if page.maybe_capped and asked is not None and asked > self.served:
+            return attrs.evolve(seen, size=len(page.images)), True
+        return seen, page.more
+
+
+def _paging_of(pager: Pager) -> Paging:
+    return Paging.start(pager.dialect, pager.page_size)
+
+
+@attrs.frozen
 class Pager:
     """Where a listing stands: the next request to send, or None when it is over.
 
     v2 continues while the answer has a ``next`` link (its marker is taken, the caller's
     own parameters are re-sent: the link loses a path prefix and repeated parameters);
-    v1 continues while a page comes back full. ``remaining`` is the caller's total limit.
+    v1 continues while a page comes back full (or may have been capped: :class:`Paging`
+    asks once more). ``remaining`` is the caller's total limit;
+    ``paging`` the page size asked (:class:`Paging`, from ``page_size``, the caller's).
 
     A server cannot keep a listing going for ever: a marker the server names must be an
     image id, the marker just used ends the listing, one used before raises
@@ -53,6 +121,7 @@ class Pager:
     strictly_after: datetime | None = None
     losses: tuple[Loss, ...] = ()
     done: bool = False
+    paging: Paging = attrs.field(default=attrs.Factory(_paging_of, takes_self=True))
     max_pages: int = DEFAULT_LIMITS.max_pages
     pages: int = 0
     seen: frozenset[str] = frozenset()
@@ -78,25 +147,25 @@ class Pager:
         return Request("GET", self.dialect.list_path, params=tuple(params))
 
     def _limit(self) -> int | None:
-        size = self.page_size
-        if size is None:
-            size = self.dialect.default_page_size
-        if self.remaining is not None:
-            size = self.remaining if size is None else min(size, self.remaining)
-        return size
+        return self.paging.limit(self.remaining)
 
     def feed(self, response: Response) -> tuple[tuple[Image, ...], Pager]:
         """The records of one page (filtered, capped) and the pager for the next one."""
         request = self.request()
         if request is None:
             return (), self
+        smaller = self.paging.refused(self.remaining) if response.status == 400 else None
+        if smaller is not None:  # the same page again, asking for fewer records
+            return (), attrs.evolve(self, paging=smaller)
         judge(request, response)
         with from_server(None, response.status):
             page = self.dialect.read_page(response, self._limit())
-            more, marker = page.more, page.marker
+            marker = page.marker
             if marker is None and page.images:
                 marker = page.images[-1].id
-            if marker is not None and more:
+        paging, more = self.paging.after(self._limit(), page)
+        if marker is not None and more:
+            with from_server(None, response.status):
                 check_image_id(marker)
         if marker is None or marker == self.marker:
             more = False
@@ -112,7 +181,7 @@ class Pager:
             kept = kept[:remaining]
             remaining -= len(kept)
         return kept, attrs.evolve(self, marker=marker, remaining=remaining, done=not more,
-                                  pages=self.pages + 1, seen=seen)
+                                  paging=paging, pages=self.pages + 1, seen=seen)
 
     def _keeps(self, image: Image) -> bool:
         after = self.strictly_after

@@ -13,6 +13,7 @@ The request values, the retry rule (:mod:`imgcompat.core.exchange`) and the page
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Generator, Mapping
 from typing import Any, TypedDict, TypeVar, Unpack
 
@@ -22,8 +23,11 @@ from imgcompat.core.dialect import Dialect, V1Dialect, dialect_for
 from imgcompat.core.discovery import VersionChoice, choose_version
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat, Status, Visibility
 from imgcompat.core.errors import (
+    Conflict,
+    ImageIdMismatch,
     ImageNotFound,
     ImageUnacceptable,
+    InvalidRecord,
     UnexpectedResponse,
     UnsupportedMediaType,
 )
@@ -46,8 +50,8 @@ from imgcompat.core.exchange import (
 )
 from imgcompat.core.immutable import JSON
 from imgcompat.core.listing import Pager, start_listing
-from imgcompat.core.model import Image, Loss
-from imgcompat.core.seam import as_image
+from imgcompat.core.model import Image, Loss, Translated
+from imgcompat.core.seam import as_image, merge_seam_dict
 
 __all__ = [
     "CLEANUP_RETRY_ON", "DEFAULT_PAGE_SIZE", "DOWNLOAD_RETRY_ON", "EMPTY_IMAGE_DISK_FORMATS",
@@ -55,7 +59,7 @@ __all__ = [
     "Request", "Response", "Step", "Upload", "Uploaded", "check_downloadable",
     "check_image_id", "create_op", "delete_op", "delete_request", "discovery_request",
     "download_request", "is_retryable_status", "judge", "judge_image", "judge_show",
-    "judge_versions", "may_retry", "resumable", "show_op", "show_request",
+    "judge_versions", "may_retry", "resumable", "same_image_id", "show_op", "show_request",
     "SnapshotOptions", "snapshot_image",
     "snapshot_op", "start_listing", "update_op", "upload_op", "upload_request",
     "without_locations",
@@ -63,7 +67,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: Page size asked of a v1 server (it has no next links: a short page ends the listing).
+#: The v1 page size when larger pages are refused (see :class:`~imgcompat.core.listing.Paging`).
 DEFAULT_PAGE_SIZE = V1Dialect.default_page_size
 #: Formats tried, in order, for an image created active without data (seam-contract.md).
 EMPTY_IMAGE_DISK_FORMATS = (DiskFormat.QCOW2, DiskFormat.VHD, DiskFormat.VMDK, DiskFormat.RAW)
@@ -141,9 +145,29 @@ def judge_image(choice: VersionChoice, request: Request, response: Response) -> 
 
 
 def _judge_image(dialect: Dialect, request: Request, response: Response) -> Image:
+    """The record in an answer, which must be about the image the request named: a server
+    (or a cache in front of it) answering ``show(A)`` with image B must not make the
+    caller act on B as if it were A (download B's bytes, patch B)."""
     judge(request, response)
     with from_server(request.image_id, response.status):
-        return dialect.read_image(request, response)
+        image = dialect.read_image(request, response)
+    if request.image_id is not None and not same_image_id(request.image_id, image.id):
+        raise ImageIdMismatch(expected=request.image_id, actual=image.id,
+                              status=response.status)
+    return image
+
+
+def same_image_id(asked: str, answered: str | None) -> bool:
+    """Whether an answer's id names the image asked for (UUIDs in any spelling: case,
+    dashes)."""
+    if answered is None:
+        return False
+    if asked == answered:
+        return True
+    try:
+        return uuid.UUID(asked) == uuid.UUID(answered)
+    except ValueError:
+        return False
 
 
 def judge_show(
@@ -254,9 +278,12 @@ def create_op(
     """Create; with data upload it; with ``size == 0`` and no data end ``active``.
 
     ``activate_empty=False`` reserves a queued record instead (the snapshot flow, or a
-    caller uploading later).
+    caller uploading later). A classic seam dict without ``size`` means that too, as it
+    did in the classic seam: only ``size: 0`` asked for an empty active image.
     """
     dialect = dialect_for(choice)
+    if not isinstance(image, Image) and image.get("size") in (None, ""):
+        activate_empty = False
     image = as_image(image)
     empty = data is None and image.size == 0 and activate_empty
     candidates: tuple[DiskFormat, ...] = ()
@@ -314,26 +341,83 @@ def _post(
 def update_op(
     choice: VersionChoice, image_id: str, wanted: Image | Mapping[str, Any], data: Any = None,
     *, size: int | None = None, purge_props: bool = True,
+    current: Image | Mapping[str, Any] | None = None,
 ) -> Op[Image]:
-    """Read the current record, send the minimal change, then upload data if any."""
-    wanted = as_image(wanted)
+    """Send the minimal change from the current record to ``wanted``, then upload data if any.
+
+    ``current``: the record the caller holds (from a show, a create or its last update); the
+    change is computed against it without reading the image first, so a v2 update is one
+    request. A view gone stale shows on v2 as a ``409`` (a ``replace`` or ``remove`` of a
+    property that is no longer there): the record is then read once and the change computed
+    again and sent; a second 409 is raised. v1 has no conditional update and never answers
+    a stale change with a 409: its ``PUT`` carries the fields that differ between
+    ``current`` and ``wanted`` (and, with ``purge_props``, the whole wanted property set,
+    which the server takes as it is), so on either API a field someone else changed since,
+    and the caller did not, keeps their value. Without ``current`` the record is read first.
+
+    A classic seam dict as ``wanted`` changes only the keys it has: it is laid over the
+    record the change is computed against (:func:`~imgcompat.core.seam.merge_seam_dict`);
+    an ``Image`` is the whole wanted record.
+    """
     dialect = dialect_for(choice)
-    current = yield from _reread(dialect, image_id)
-    change = dialect.update_request(image_id, current, wanted, purge_props)
-    if change.losses:
-        yield Report(change.losses)
-    result = current
-    request = change.value
-    if request is not None:
-        response = yield request
-        if dialect.rereads_update:
-            judge(request, response)
-            result = yield from _reread(dialect, image_id)
-        else:
-            result = _judge_image(dialect, request, response)
+    held = _held_record(current, image_id)
+    base = held if held is not None else (yield from _reread(dialect, image_id))
+    change = yield from _change_request(dialect, image_id, base,
+                                        _wanted(wanted, base, purge_props),
+                                        purge_props=purge_props)
+    try:
+        result = yield from _send_change(dialect, image_id, base, change.value)
+    except Conflict:
+        if held is None:
+            raise
+        fresh = yield from _reread(dialect, image_id)
+        retry = yield from _change_request(dialect, image_id, fresh,
+                                           _wanted(wanted, fresh, purge_props),
+                                           purge_props=purge_props, told=change.losses)
+        result = yield from _send_change(dialect, image_id, fresh, retry.value)
     if data is not None:
         return (yield from _upload(dialect, image_id, data, size))
     return without_locations(result)
+
+
+def _wanted(wanted: Image | Mapping[str, Any], base: Image, purge_props: bool) -> Image:
+    return wanted if isinstance(wanted, Image) else merge_seam_dict(base, wanted, purge_props)
+
+
+def _held_record(current: Image | Mapping[str, Any] | None, image_id: str) -> Image | None:
+    if current is None:
+        return None
+    held = as_image(current)
+    if held.id is not None and held.id != image_id:
+        raise InvalidRecord(f"current is the record of image {held.id!r}, not {image_id!r}",
+                            field="id")
+    return held
+
+
+def _change_request(
+    dialect: Dialect, image_id: str, current: Image, wanted: Image, *, purge_props: bool,
+    told: tuple[Loss, ...] = (),
+) -> Op[Translated[Request | None]]:
+    """The request turning ``current`` into ``wanted``, its losses reported (those in
+    ``told`` were already)."""
+    change = dialect.update_request(image_id, current, wanted, purge_props)
+    losses = tuple(loss for loss in change.losses if loss not in told)
+    if losses:
+        yield Report(losses)
+    return change
+
+
+def _send_change(
+    dialect: Dialect, image_id: str, current: Image, request: Request | None
+) -> Op[Image]:
+    """The record after ``request`` (``current`` when there is nothing to send)."""
+    if request is None:
+        return current
+    response = yield request
+    if dialect.rereads_update:
+        judge(request, response)
+        return (yield from _reread(dialect, image_id))
+    return _judge_image(dialect, request, response)
 
 
 class SnapshotOptions(TypedDict, total=False):

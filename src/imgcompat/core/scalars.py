@@ -98,9 +98,15 @@ def _int_parser(f: Field, name: str) -> Callable[[str], Any]:
     return lambda text: parse_int(text, name)
 
 
+@functools.cache
+def _declared(kind: Kind) -> dict[str, Any]:
+    """The declared members of an enum kind by value (no surrounding spaces): a parse
+    finds them without an Enum call."""
+    return {m.value: m for m in _ENUMS[kind] if m.value == m.value.strip()}
+
+
 def _enum_parser(f: Field, name: str) -> Callable[[str], Any]:
-    # The declared members (no surrounding spaces) by value: no Enum call for them.
-    members = {m.value: m for m in _ENUMS[f.kind] if m.value == m.value.strip()}
+    members = _declared(f.kind)
 
     def parse_enum(text: str) -> Any:
         member = members.get(text)
@@ -122,11 +128,11 @@ _TEXT_PARSERS: dict[Kind, Callable[[Field, str], Callable[[str], Any]]] = {
 def text_parser(f: Field) -> Callable[[str], Any]:
     """The parser of ``f``'s v1 header text, built once per field (table-driven)."""
     make = _TEXT_PARSERS.get(f.kind)
-    return make(f, f.v1 or f.name) if make is not None else _same_text
+    return make(f, f.v1 or f.name) if make is not None else _same
 
 
-def _same_text(text: str) -> str:
-    return text
+def _same(value: Any) -> Any:
+    return value
 
 
 def to_text(f: Field, value: Any) -> str:
@@ -140,48 +146,106 @@ def to_text(f: Field, value: Any) -> str:
 
 def from_json(f: Field, value: Any, *, api: str) -> Any:
     """A JSON value (v1 or v2 document) as a Python value, type-checked."""
-    key = (f.v1 if api == "1" else f.v2) or f.name
     if value is None:
         return None
-    kind = f.kind
-    if kind is Kind.INT:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidRecord(f"must be a non-negative integer, got {value!r}", field=key)
-        return value
-    if kind is Kind.BOOL:
-        if not isinstance(value, bool):
-            raise InvalidRecord(f"must be a boolean, got {value!r}", field=key)
-        return value
-    if kind is Kind.TAGS:
-        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-            raise InvalidRecord("must be a list of strings", field=key)
-        return tuple(value)
-    if kind is Kind.LOCATIONS:
-        if not isinstance(value, list):
-            raise InvalidRecord("must be a list of locations", field=key)
-        return value
+    return json_parser(f.kind)(value, (f.v1 if api == "1" else f.v2) or f.name)
+
+
+def _json_int(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidRecord(f"must be a non-negative integer, got {value!r}", field=key)
+    return value
+
+
+def _json_bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidRecord(f"must be a boolean, got {value!r}", field=key)
+    return value
+
+
+def _json_tags(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise InvalidRecord("must be a list of strings", field=key)
+    return tuple(value)
+
+
+def _json_locations(value: Any, key: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidRecord("must be a list of locations", field=key)
+    return value
+
+
+def _json_str(value: Any, key: str) -> str:
     if not isinstance(value, str):
         raise InvalidRecord(f"must be a string, got {value!r}", field=key)
-    if kind is Kind.DATETIME:
-        return parse_time(value, key)
-    if kind in _ENUMS:
-        return _enum(kind, value, key)
     return value
+
+
+def _json_time(value: Any, key: str) -> datetime:
+    return parse_time(_json_str(value, key), key)
+
+
+def _json_enum(kind: Kind) -> Callable[[Any, str], Any]:
+    members = _declared(kind)
+
+    def parse_enum(value: Any, key: str) -> Any:
+        member = members.get(value) if type(value) is str else None
+        return member if member is not None else _enum(kind, _json_str(value, key), key)
+
+    return parse_enum
+
+
+#: Per kind: ``(non-null JSON value, key) -> Python value``, raising InvalidRecord naming the
+#: key (keyed dispatch; the fast v2 parse calls these directly).
+_JSON_PARSERS: dict[Kind, Callable[[Any, str], Any]] = {
+    Kind.INT: _json_int,
+    Kind.BOOL: _json_bool,
+    Kind.TAGS: _json_tags,
+    Kind.LOCATIONS: _json_locations,
+    Kind.DATETIME: _json_time,
+    **{kind: _json_enum(kind) for kind in _ENUMS},
+}
+
+
+def json_parser(kind: Kind) -> Callable[[Any, str], Any]:
+    """The parser of a non-null JSON value of ``kind``: ``(value, key) -> Python value``."""
+    return _JSON_PARSERS.get(kind, _json_str)
+
+
+#: The parsers that give back a value of one exact type as it is, and that type.
+_UNCHANGED: dict[Callable[[Any, str], Any], type] = {_json_str: str, _json_bool: bool}
+
+
+def json_unchanged(kind: Kind) -> type | None:
+    """The exact type whose values :func:`json_parser` of ``kind`` returns unchanged (a
+    compiled parse may skip the call for them), or None when it converts every value."""
+    return _UNCHANGED.get(json_parser(kind))
 
 
 def to_json(f: Field, value: Any, *, api: str) -> Any:
     """A Python value as a JSON value for the given API."""
     if value is None:
         return None
-    if f.kind is Kind.DATETIME:
-        return format_v1_time(value) if api == "1" else format_v2_time(value)
-    if f.kind is Kind.TAGS:
-        return list(value)
-    if f.kind is Kind.LOCATIONS:
-        return [{"url": loc.url, "metadata": thaw(loc.metadata)} for loc in value]
-    if f.kind in _ENUMS:
-        return str(value)
-    return value
+    return json_encoder(f.kind, api)(value)
+
+
+def _locations_json(value: Any) -> list[dict[str, Any]]:
+    return [{"url": loc.url, "metadata": thaw(loc.metadata)} for loc in value]
+
+
+#: Per kind: non-null Python value -> JSON value (both APIs but for times; keyed dispatch).
+_JSON_ENCODERS: dict[Kind, Callable[[Any], Any]] = {
+    Kind.TAGS: list,
+    Kind.LOCATIONS: _locations_json,
+    **dict.fromkeys(_ENUMS, str),
+}
+
+
+def json_encoder(kind: Kind, api: str) -> Callable[[Any], Any]:
+    """The encoder of a non-null value of ``kind`` for ``api`` ("1" or "2")."""
+    if kind is Kind.DATETIME:
+        return format_v1_time if api == "1" else format_v2_time
+    return _JSON_ENCODERS.get(kind, _same)
 
 
 def _enum(kind: Kind, text: str, field: str) -> Any:

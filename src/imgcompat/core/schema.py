@@ -29,7 +29,7 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -42,7 +42,7 @@ from referencing import Registry, Resource
 
 from imgcompat.core.errors import InvalidRecord
 
-__all__ = ["SCHEMA_NAMES", "load_schema", "schema_dir", "validate"]
+__all__ = ["SCHEMA_NAMES", "inlined_schema", "load_schema", "schema_dir", "validate"]
 
 #: Every schema this module knows, by name (the file is ``schemas/<name>.json``).
 SCHEMA_NAMES: Final[tuple[str, ...]] = (
@@ -193,8 +193,31 @@ _Validator: Any = extend(Draft202012Validator, {"pattern": _pattern})  # type: i
 
 @functools.cache
 def _validator(name: str) -> Any:
+    return _Validator(_inlined(name), registry=_registry(), format_checker=_FORMATS)
+
+
+def _inlined(name: str) -> Any:
     raw = _raw(name)
-    return _Validator(_inline(raw, raw["$id"]), registry=_registry(), format_checker=_FORMATS)
+    return _inline(raw, raw["$id"])
+
+
+def inlined_schema(name: str) -> dict[str, Any]:
+    """The schema ``name`` exactly as :func:`validate` applies it (``$ref``s inlined where
+    that is equivalent), as a fresh dict: what a compiled fast path is built from."""
+    inlined: dict[str, Any] = copy.deepcopy(_inlined(name))
+    return inlined
+
+
+def format_check(format_name: str) -> Callable[[object], bool] | None:
+    """The check :func:`validate` applies for ``format: <format_name>`` (its answer is
+    truthy when the value passes), or None when that format is not asserted here (an
+    annotation: anything passes)."""
+    if format_name not in _FORMATS.checkers:
+        return None
+    func, raises = _FORMATS.checkers[format_name]
+    if not raises:  # the checker itself, without the FormatChecker round trip
+        return func
+    return lambda value: _FORMATS.conforms(value, format_name)
 
 
 # ------------------------------------------------------------------- $ref inlining

@@ -18,8 +18,9 @@ from imgcompat.core.immutable import thaw
 from imgcompat.core.model import Image, Location, Translated
 from imgcompat.core.query import _is_public
 from imgcompat.core.scalars import format_v2_time, parse_int, parse_time
-from imgcompat.core.translate import v1_to_image, v2_to_image
+from imgcompat.core.translate import v1_to_image, v2_to_image, v2_values_to_image
 from imgcompat.core.v1 import HeaderInput, Headers
+from imgcompat.core.v2_fast import Wire
 from imgcompat.core.writes import image_to_v1_create_headers, image_to_v2_create
 
 SEAM_KEYS: tuple[str, ...] = (
@@ -84,6 +85,30 @@ def from_seam_dict(data: Mapping[str, Any]) -> Image:
 def as_image(record: Image | Mapping[str, Any]) -> Image:
     """The seam record a caller handed over, typed (``Image``) or classic (a mapping)."""
     return record if isinstance(record, Image) else from_seam_dict(record)
+
+
+def merge_seam_dict(current: Image, given: Mapping[str, Any], purge_props: bool) -> Image:
+    """The record a classic partial update asks for: ``current`` with ``given``'s keys over
+    it, as the classic seam's update meant a dict. Its ``id`` is ignored; ``properties``
+    replace the current ones when ``purge_props`` (all of them go when it has none, as
+    before), else are laid over them. Locations cannot change by update: a ``locations``
+    or ``direct_url`` that differs from the current one is refused, never dropped.
+    """
+    now = to_seam_dict(current, include_locations=True)
+    for key in LOCATION_KEYS:
+        if key in given and given[key] != now[key]:
+            raise InvalidRecord("an update does not change an image's locations; give them "
+                                "to create", field=key, image_id=current.id)
+    changes = {key: value for key, value in given.items()
+               if key != "id" and key not in LOCATION_KEYS}
+    base = {key: value for key, value in now.items()
+            if key not in changes and key not in LOCATION_KEYS}
+    if "visibility" in changes:
+        base.pop("is_public", None)  # a given visibility is not overruled by the old flag
+    properties = dict(changes.get("properties") or {})
+    if not purge_props:
+        properties = {**now["properties"], **properties}
+    return from_seam_dict({**base, **changes, "properties": properties})
 
 
 #: Optional fields given as None fall back to what the record means by absent.
@@ -167,12 +192,18 @@ def from_v1_json_list(doc: Mapping[str, Any]) -> tuple[Image, ...]:
 
 def from_v2(doc: Mapping[str, Any]) -> Image:
     """The seam record of a v2 image entity."""
-    return v2_to_image(v2.v2_json_to_v2image(doc))
+    return v2.read_entity(doc, _wire_to_image, v2_to_image)
 
 
 def from_v2_list(doc: Mapping[str, Any]) -> tuple[Image, ...]:
     """The seam records of a v2 list answer."""
-    return tuple(v2_to_image(i) for i in v2.v2_json_list_to_v2images(doc))
+    return v2.read_list(doc, _wire_to_image, v2_to_image)
+
+
+def _wire_to_image(wire: Wire) -> Image:
+    """The seam record of what the fast v2 pass read (no V2Image built on the way)."""
+    values, properties = wire
+    return v2_values_to_image(values, properties)
 
 
 def to_v2(image: Image, *, minor: int = LATEST_V2_MINOR) -> Translated[dict[str, Any]]:

@@ -61,10 +61,10 @@ def _seam_properties(props: FrozenDict[str, str]) -> Mapping[str, JSON]:
 
 def encode_property(key: str, value: JSON, *, api: str) -> tuple[str | None, Loss | None]:
     """A seam property value as the wire string, or None when it is not sent."""
-    field = f"properties.{key}"
     special: Field | None = SPECIAL_PROPERTIES.get(key)
     if value is None:
         return None, None
+    field = f"properties.{key}"
     if special is not None and special.kind is Kind.JSON:
         # Compact JSON: no spaces, so it crosses a v1 header without percent-encoding.
         text = value if isinstance(value, str) else json.dumps(thaw(value),
@@ -79,15 +79,21 @@ def encode_property(key: str, value: JSON, *, api: str) -> tuple[str | None, Los
     return text, Loss(field, f"{type(value).__name__} value travels as the text {text!r}")
 
 
-def _encode_properties(
-    props: FrozenDict[str, JSON], *, api: str
+def encode_properties(
+    props: Mapping[str, JSON], *, api: str
 ) -> tuple[dict[str, str], list[Loss]]:
+    """The wire strings of a record's properties for ``api``, and what is lost on the way
+    (names a v2 server reserves are not sent)."""
     out: dict[str, str] = {}
     losses: list[Loss] = []
+    v2 = api == "2"
     for key, value in props.items():
-        if api == "2" and (is_v2_reserved(key) or key in BY_V2_KEY):
+        if v2 and (key in BY_V2_KEY or is_v2_reserved(key)):
             losses.append(Loss(f"properties.{key}",
                                "a v2 server reserves this name: not sent"))
+            continue
+        if type(value) is str and key not in SPECIAL_PROPERTIES:
+            out[key] = value  # what encode_property gives for text, without the call
             continue
         text, loss = encode_property(key, value, api=api)
         if loss is not None:
@@ -139,27 +145,48 @@ def v1_to_image(v1: V1Image) -> Image:
 
 def v2_to_image(v2: V2Image) -> Image:
     """The seam record of a v2 image; every non-base key is a property."""
-    values: dict[str, Any] = {f.name: getattr(v2, f.name) for f in _V2_COPIED}
-    status = v2.status if v2.status is not None else Status.QUEUED
-    visibility = v2.visibility if v2.visibility is not None else Visibility.SHARED
+    return v2_values_to_image({name: getattr(v2, name) for name in _V2_COPIED_NAMES},
+                              v2.properties)
+
+
+#: The V2Image attributes the seam record does not carry (server-made links, stores).
+_V2_NOT_COPIED: tuple[str, ...] = tuple(f.name for f in V2_FIELDS if not f.in_seam)
+_V2_COPIED_NAMES: tuple[str, ...] = tuple(f.name for f in _V2_COPIED)
+
+
+def v2_values_to_image(values: dict[str, Any], properties: FrozenDict[str, str]) -> Image:
+    """:func:`v2_to_image` of ``V2Image(**values, properties=properties)``, without building
+    that record: the fast v2 read path has the values already.
+
+    ``values`` is a fresh dict (it becomes the record's, changed here) holding the
+    table's V2Image attributes by name, already of the types the record converts them to
+    (locations may still be the JSON objects: the seam record converts those the same way).
+    """
+    for name in _V2_NOT_COPIED:
+        values.pop(name, None)
+    status = values["status"]
+    if status is None:
+        status = Status.QUEUED
+    visibility = values["visibility"]
+    if visibility is None:
+        visibility = Visibility.SHARED
     active = status == Status.ACTIVE
+    if not active:
+        values["checksum"] = values["os_hash_algo"] = values["os_hash_value"] = None
     values.update(
         status=status,
         is_public=visibility == Visibility.PUBLIC,
         visibility=visibility,
-        protected=bool(v2.protected),
-        os_hidden=bool(v2.os_hidden),
+        protected=bool(values["protected"]),
+        os_hidden=bool(values["os_hidden"]),
         deleted=status == Status.DELETED,
-        size=v2.size or 0,
-        checksum=_checksum(status, v2.checksum),
-        os_hash_algo=v2.os_hash_algo if active else None,
-        os_hash_value=v2.os_hash_value if active else None,
-        min_disk=v2.min_disk or 0,
-        min_ram=v2.min_ram or 0,
-        locations=v2.locations or (),
-        tags=v2.tags or (),
+        size=values["size"] or 0,
+        min_disk=values["min_disk"] or 0,
+        min_ram=values["min_ram"] or 0,
+        locations=values["locations"] or (),
+        tags=values["tags"] or (),
     )
-    return Image(**values, properties=decode_properties(v2.properties))
+    return Image(**values, properties=_seam_properties(properties))
 
 
 def image_to_v1(image: Image) -> Translated[V1Image]:
@@ -178,41 +205,50 @@ def image_to_v1(image: Image) -> Translated[V1Image]:
         losses.append(Loss("os_hash_value", "v1 has no multihash (only the md5 checksum)"))
     if image.locations and [loc.url for loc in image.locations] != [image.direct_url]:
         losses.append(Loss("locations", "v1 carries one location URL"))
-    props, prop_losses = _encode_properties(image.properties, api="1")
+    props, prop_losses = encode_properties(image.properties, api="1")
     losses.extend(prop_losses)
     v1 = V1Image(**{key: getattr(image, name) for key, name in _V1_COPIED}, properties=props)
     return Translated(v1, tuple(losses))
 
 
-def _whole_seconds(name: str, value: datetime | None, losses: list[Loss]) -> datetime | None:
-    if value is None or not value.microsecond:
-        return value
-    losses.append(Loss(name, "v2 times have whole seconds"))
-    return value.replace(microsecond=0)
+def _whole_seconds(value: datetime | None) -> datetime | None:
+    return value.replace(microsecond=0) if value is not None and value.microsecond else value
 
 
-def image_to_v2(image: Image, *, minor: int = LATEST_V2_MINOR) -> Translated[V2Image]:
-    """The v2 form of a seam record for a server of ``2.<minor>``, with what it cannot say."""
+_MULTIHASH_MINOR = BY_NAME["os_hash_value"].v2_min_minor
+
+
+def v2_record_losses(image: Image, *, minor: int = LATEST_V2_MINOR) -> list[Loss]:
+    """What a server of ``2.<minor>`` cannot say of a record's attributes (its properties
+    aside: :func:`encode_properties` tells those)."""
     losses: list[Loss] = []
     if image.deleted != (image.status == Status.DELETED):
         losses.append(Loss("deleted", "v2 shows deletion only through status"))
     if image.deleted_at is not None:
         losses.append(Loss("deleted_at", "v2 keeps no deletion time"))
-    created = _whole_seconds("created_at", image.created_at, losses)
-    updated = _whole_seconds("updated_at", image.updated_at, losses)
-    multihash = minor >= BY_NAME["os_hash_value"].v2_min_minor
-    if not multihash and image.os_hidden:
+    for name, value in (("created_at", image.created_at), ("updated_at", image.updated_at)):
+        if value is not None and value.microsecond:
+            losses.append(Loss(name, "v2 times have whole seconds"))
+    if minor < _MULTIHASH_MINOR and image.os_hidden:
         losses.append(Loss("os_hidden", f"v2.{minor} has no os_hidden (2.7+)"))
-    if not multihash and image.os_hash_value is not None:
+    if minor < _MULTIHASH_MINOR and image.os_hash_value is not None:
         losses.append(Loss("os_hash_value", f"v2.{minor} has no multihash (2.7+)"))
-    props, prop_losses = _encode_properties(image.properties, api="2")
+    return losses
+
+
+def image_to_v2(image: Image, *, minor: int = LATEST_V2_MINOR) -> Translated[V2Image]:
+    """The v2 form of a seam record for a server of ``2.<minor>``, with what it cannot say."""
+    losses = v2_record_losses(image, minor=minor)
+    props, prop_losses = encode_properties(image.properties, api="2")
     losses.extend(prop_losses)
     values: dict[str, Any] = {
         f.name: getattr(image, f.name) if f.v2_min_minor <= minor else None
         for f in _V2_COPIED
     }
-    values.update(size=_v2_size(image.status, image.size), created_at=created,
-                  updated_at=updated, locations=image.locations or None)
+    values.update(size=_v2_size(image.status, image.size),
+                  created_at=_whole_seconds(image.created_at),
+                  updated_at=_whole_seconds(image.updated_at),
+                  locations=image.locations or None)
     v2 = V2Image(**values, properties=props)
     return Translated(v2, tuple(losses))
 

@@ -15,7 +15,7 @@ import httpx
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice
-from imgcompat.core.download import DownloadOptions, Progress
+from imgcompat.core.download import DownloadOptions, DownloadPolicy, Progress
 from imgcompat.core.enums import Api
 from imgcompat.core.errors import ImgcompatError
 from imgcompat.core.integrity import Expected, Verified
@@ -167,14 +167,18 @@ class AsyncImageClient(ClientViews):
             moves_data=data is not None)
 
     async def update(self, image_id: str, image: Image | Mapping[str, Any],
-                     data: Any = None,
-                     purge_props: bool = True, *, size: int | None = None) -> Image:
+                     data: Any = None, purge_props: bool = True, *, size: int | None = None,
+                     current: Image | Mapping[str, Any] | None = None) -> Image:
         """Change the record to ``image`` with the minimal request (v2 JSON patch, v1
         headers); ``purge_props`` removes properties ``image`` lacks; with ``data``, upload
-        it afterwards. The record after the change."""
+        it afterwards. The record after the change. ``current``: the record the caller
+        holds (from show, create or the last update): the change is computed against it
+        without reading the image first (one request on v2); a stale view that the server
+        refuses (409) is read again once and the change retried
+        (:func:`~imgcompat.core.plan.update_op` says what stale means on v1)."""
         return await self._call(lambda choice: plan.update_op(
-            choice, image_id, image, data, size=size, purge_props=purge_props),
-            moves_data=data is not None)
+            choice, image_id, image, data, size=size, purge_props=purge_props,
+            current=current), moves_data=data is not None)
 
     async def delete(self, image_id: str) -> None:
         """Delete the image (``ImageNotFound`` if it does not exist)."""
@@ -200,9 +204,11 @@ class AsyncImageClient(ClientViews):
         dst_path: str | os.PathLike[str] | None = None,
         data: IO[bytes] | None = None,
         progress: Progress | None = None,
+        **policy: Unpack[DownloadPolicy],
     ) -> Verified | AsyncIterator[bytes]:
         """Verified bytes: into ``dst_path`` (atomically), into ``data``, or as an
-        async iterator."""
+        async iterator; ``policy`` as for :meth:`ImageClient.download
+        <imgcompat.shell.client.ImageClient.download>`."""
         with self._guard():
             budget = self._budget(moves_data=True)
             choice = await self._discover(budget)
@@ -210,7 +216,7 @@ class AsyncImageClient(ClientViews):
                 await self._run(plan.show_op(choice, image_id), budget))
             expected = Expected.from_image(image, image_id=image_id)
             options = DownloadOptions(image_id=image_id, progress=progress,
-                                      resumable=plan.resumable(choice))
+                                      resumable=plan.resumable(choice), **policy)
 
             def open_stream(offset: int) -> AbstractAsyncContextManager[HttpxByteStream]:
                 return self._transport.open_stream(
@@ -218,7 +224,8 @@ class AsyncImageClient(ClientViews):
                     budget)
 
             into = dst_path if dst_path is not None else data
-            result = await adownload(open_stream, expected, into=into, options=options)
+            result = await adownload(open_stream, expected, into=into, options=options,
+                                     secrets=self._secrets())
         return result if isinstance(result, Verified) else self._guarded(result)
 
     async def _guarded(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

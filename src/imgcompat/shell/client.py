@@ -29,7 +29,7 @@ from tenacity.wait import wait_base
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import Endpoint, VersionChoice, choose_version, normalize_endpoint
-from imgcompat.core.download import DownloadOptions, Progress
+from imgcompat.core.download import DownloadOptions, DownloadPolicy, Progress
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
 from imgcompat.core.errors import (
     ImgcompatError,
@@ -481,13 +481,18 @@ class ImageClient(ClientViews):
             moves_data=data is not None)
 
     def update(self, image_id: str, image: Image | Mapping[str, Any], data: Any = None,
-               purge_props: bool = True, *, size: int | None = None) -> Image:
+               purge_props: bool = True, *, size: int | None = None,
+               current: Image | Mapping[str, Any] | None = None) -> Image:
         """Change the record to ``image`` with the minimal request (v2 JSON patch, v1
         headers); ``purge_props`` removes properties ``image`` lacks; with ``data``, upload
-        it afterwards. The record after the change."""
+        it afterwards. The record after the change. ``current``: the record the caller
+        holds (from show, create or the last update): the change is computed against it
+        without reading the image first (one request on v2); a stale view that the server
+        refuses (409) is read again once and the change retried
+        (:func:`~imgcompat.core.plan.update_op` says what stale means on v1)."""
         return self._call(lambda choice: plan.update_op(
-            choice, image_id, image, data, size=size, purge_props=purge_props),
-            moves_data=data is not None)
+            choice, image_id, image, data, size=size, purge_props=purge_props,
+            current=current), moves_data=data is not None)
 
     def delete(self, image_id: str) -> None:
         """Delete the image (``ImageNotFound`` if it does not exist)."""
@@ -512,15 +517,21 @@ class ImageClient(ClientViews):
         dst_path: str | os.PathLike[str] | None = None,
         data: IO[bytes] | None = None,
         progress: Progress | None = None,
+        **policy: Unpack[DownloadPolicy],
     ) -> Verified | Iterator[bytes]:
-        """Verified bytes: into ``dst_path`` (atomically), into ``data``, or as an iterator."""
+        """Verified bytes: into ``dst_path`` (atomically), into ``data``, or as an iterator.
+
+        ``policy``: which digests are computed (the strongest published, by default),
+        whether a download nothing can verify is refused (not by default: it is logged), and
+        the most bytes accepted (:class:`~imgcompat.core.download.DownloadPolicy`).
+        """
         with self._guard():
             budget = self._budget(moves_data=True)
             choice = self._discover(budget)
             image = plan.check_downloadable(self._run(plan.show_op(choice, image_id), budget))
             expected = Expected.from_image(image, image_id=image_id)
             options = DownloadOptions(image_id=image_id, progress=progress,
-                                      resumable=plan.resumable(choice))
+                                      resumable=plan.resumable(choice), **policy)
 
             def open_stream(offset: int) -> AbstractContextManager[HttpxByteStream]:
                 return self._transport.open_stream(
@@ -528,7 +539,8 @@ class ImageClient(ClientViews):
                     budget)
 
             into = dst_path if dst_path is not None else data
-            result = download(open_stream, expected, into=into, options=options)
+            result = download(open_stream, expected, into=into, options=options,
+                              secrets=self._secrets())
         return result if isinstance(result, Verified) else self._guarded(result)
 
     def _guarded(self, chunks: Iterator[bytes]) -> Iterator[bytes]:

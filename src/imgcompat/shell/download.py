@@ -8,14 +8,27 @@ one is being read. hashlib releases the GIL on large buffers, so the digests rea
 parallel; at most two batches are alive, so memory is O(``chunk_size``) whatever the size.
 
 httpx is not imported: the clients implement :class:`ByteStream` / :class:`AsyncByteStream`.
+
+A download nothing could verify is never silent: it is logged as a warning naming the image,
+whether it then succeeds (``require_verified=False``, the library's default) or is refused
+(:class:`~imgcompat.core.errors.ImageNotVerifiable`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
@@ -23,9 +36,12 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol, TypeAlias, overload
 
+import attrs
+
 from imgcompat.core.download import DownloadOptions, DownloadState
-from imgcompat.core.errors import TransferInterrupted
+from imgcompat.core.errors import ImageNotVerifiable, TransferInterrupted
 from imgcompat.core.integrity import Action, Expected, Hasher, Verified
+from imgcompat.core.redaction import redact
 from imgcompat.shell.sinks import BinaryFile, FileSink, NullSink, Sink, TempFile, acommit
 
 __all__ = [
@@ -70,6 +86,8 @@ class AsyncByteStream(ResponseHead, Protocol):
         ...
 
 
+LOG = logging.getLogger("imgcompat")
+
 #: offset -> an open ``GET .../file`` (with ``Range: bytes=offset-`` when offset > 0).
 OpenStream: TypeAlias = Callable[[int], AbstractContextManager[ByteStream]]
 AsyncOpenStream: TypeAlias = Callable[[int], AbstractAsyncContextManager[AsyncByteStream]]
@@ -86,8 +104,9 @@ class _Transfer:
     """
 
     def __init__(self, expected: Expected, sink: Sink, options: DownloadOptions, *,
-                 off_loop: bool) -> None:
+                 off_loop: bool, secrets: Sequence[str] = ()) -> None:
         self.state = DownloadState(expected, options, can_rewind=sink.can_rewind)
+        self.secrets = tuple(secrets)
         self.sink = sink
         self.progress = options.progress
         self.pending: list[Future[None]] = []
@@ -105,9 +124,40 @@ class _Transfer:
         """Judge a response and rewind the target if it starts over (nothing in flight)."""
         if self.pending:  # pragma: no cover - the drivers drain before asking again
             raise AssertionError("a new response while batches are in flight")
-        if self.state.start(response.status_code, response.headers).action is Action.RESTART:
+        with self._warn_if_refused():
+            start = self.state.start(response.status_code, response.headers)
+        if start.action is Action.RESTART:
             self.sink.rewind()
             self._report()
+
+    def finish(self) -> Verified:
+        """Every digest compared (raises on a difference); an unverified result is logged.
+
+        Its reasons quote the server: the caller's secrets are taken out of them.
+        """
+        with self._warn_if_refused():
+            result = self.state.finish()
+        if self.secrets and result.unverified:
+            result = attrs.evolve(result, unverified=tuple(
+                redact(reason, self.secrets) for reason in result.unverified))
+        if not result.verified:
+            self._warn(f"downloaded but {result.reason}")
+        return result
+
+    @contextlib.contextmanager
+    def _warn_if_refused(self) -> Iterator[None]:
+        """Log a download refused for want of a digest (the caller may not log errors)."""
+        try:
+            yield
+        except ImageNotVerifiable as exc:
+            self._warn("download refused: "
+                       + ("; ".join(exc.reasons) or "the server published no checksum"))
+            raise
+
+    def _warn(self, text: str) -> None:
+        """One warning naming the image; its reasons quote the server, so every secret
+        the caller holds is taken out."""
+        LOG.warning("image %s: %s", self.state.image_id or "?", redact(text, self.secrets))
 
     def submit(self, parts: list[bytes]) -> None:
         """Hash and write a batch; the previous batch's futures must be done already."""
@@ -222,7 +272,7 @@ def _drain(tr: _Transfer, open_stream: OpenStream) -> Verified:
         with contextlib.closing(_run_sync(tr, open_stream)) as run:
             for _ in run:
                 pass
-        return tr.state.finish()
+        return tr.finish()
     finally:
         tr.abandon()
 
@@ -236,31 +286,31 @@ async def _adrain(tr: _Transfer, open_stream: AsyncOpenStream) -> Verified:
                 pass
         finally:
             await run.aclose()
-        return tr.state.finish()
+        return tr.finish()
     finally:
         tr.abandon()
 
 
-def _iterate(open_stream: OpenStream, expected: Expected,
-             options: DownloadOptions) -> Iterator[bytes]:
+def _iterate(open_stream: OpenStream, expected: Expected, options: DownloadOptions,
+             secrets: Sequence[str]) -> Iterator[bytes]:
     """The bytes as they pass, the last batch held back until every digest matched."""
-    tr = _Transfer(expected, NullSink(), options, off_loop=False)
+    tr = _Transfer(expected, NullSink(), options, off_loop=False, secrets=secrets)
     try:
         held: list[bytes] = []
         with contextlib.closing(_run_sync(tr, open_stream)) as run:
             for parts in run:
                 yield from held
                 held = parts
-        tr.state.finish()
+        tr.finish()
         yield from held
     finally:
         tr.abandon()
 
 
 async def _aiterate(open_stream: AsyncOpenStream, expected: Expected,
-                    options: DownloadOptions) -> AsyncIterator[bytes]:
+                    options: DownloadOptions, secrets: Sequence[str]) -> AsyncIterator[bytes]:
     """The async twin of :func:`_iterate` (hashing runs off the loop)."""
-    tr = _Transfer(expected, NullSink(), options, off_loop=True)
+    tr = _Transfer(expected, NullSink(), options, off_loop=True, secrets=secrets)
     try:
         held: list[bytes] = []
         run = _run_async(tr, open_stream)
@@ -271,7 +321,7 @@ async def _aiterate(open_stream: AsyncOpenStream, expected: Expected,
                 held = parts
         finally:
             await run.aclose()
-        tr.state.finish()
+        tr.finish()
         for piece in held:
             yield piece
     finally:
@@ -283,12 +333,14 @@ async def _aiterate(open_stream: AsyncOpenStream, expected: Expected,
 
 @overload
 def download(open_stream: OpenStream, expected: Expected, *, into: Target,
-             options: DownloadOptions | None = None) -> Verified: ...
+             options: DownloadOptions | None = None,
+             secrets: Sequence[str] = ()) -> Verified: ...
 
 
 @overload
 def download(open_stream: OpenStream, expected: Expected, *, into: None = None,
-             options: DownloadOptions | None = None) -> Iterator[bytes]: ...
+             options: DownloadOptions | None = None,
+             secrets: Sequence[str] = ()) -> Iterator[bytes]: ...
 
 
 def download(
@@ -297,6 +349,7 @@ def download(
     *,
     into: Target | None = None,
     options: DownloadOptions | None = None,
+    secrets: Sequence[str] = (),
 ) -> Verified | Iterator[bytes]:
     """Download an image's bytes, verified against ``expected``, resuming where it broke.
 
@@ -313,18 +366,22 @@ def download(
     never reaches its caller complete: the final ``next()`` raises :class:`ChecksumMismatch`.
     Bytes repeated by a server that ignored ``Range`` are skipped, never yielded twice.
     Nothing happens until the first ``next()``.
+
+    ``secrets`` (the caller's tokens) are kept out of the warning logged when nothing could
+    be verified: its reasons quote the server.
     """
     options = options or DownloadOptions()
     if into is None:
-        return _iterate(open_stream, expected, options)
+        return _iterate(open_stream, expected, options, secrets)
     if not isinstance(into, str | os.PathLike):
-        result = _drain(_Transfer(expected, FileSink(into), options, off_loop=False),
-                        open_stream)
+        result = _drain(_Transfer(expected, FileSink(into), options, off_loop=False,
+                                  secrets=secrets), open_stream)
         into.flush()
         return result
     tmp = TempFile(Path(into))
     try:
-        result = _drain(_Transfer(expected, tmp.sink(), options, off_loop=False), open_stream)
+        result = _drain(_Transfer(expected, tmp.sink(), options, off_loop=False,
+                                  secrets=secrets), open_stream)
         tmp.commit()
     except BaseException:
         tmp.discard()
@@ -334,12 +391,14 @@ def download(
 
 @overload
 async def adownload(open_stream: AsyncOpenStream, expected: Expected, *, into: Target,
-                    options: DownloadOptions | None = None) -> Verified: ...
+                    options: DownloadOptions | None = None,
+                    secrets: Sequence[str] = ()) -> Verified: ...
 
 
 @overload
 async def adownload(open_stream: AsyncOpenStream, expected: Expected, *, into: None = None,
-                    options: DownloadOptions | None = None) -> AsyncIterator[bytes]: ...
+                    options: DownloadOptions | None = None,
+                    secrets: Sequence[str] = ()) -> AsyncIterator[bytes]: ...
 
 
 async def adownload(
@@ -348,6 +407,7 @@ async def adownload(
     *,
     into: Target | None = None,
     options: DownloadOptions | None = None,
+    secrets: Sequence[str] = (),
 ) -> Verified | AsyncIterator[bytes]:
     """The async twin of :func:`download`: hashing, writes and fsync run off the loop.
 
@@ -357,16 +417,16 @@ async def adownload(
     """
     options = options or DownloadOptions()
     if into is None:
-        return _aiterate(open_stream, expected, options)
+        return _aiterate(open_stream, expected, options, secrets)
     if not isinstance(into, str | os.PathLike):
-        result = await _adrain(_Transfer(expected, FileSink(into), options, off_loop=True),
-                               open_stream)
+        result = await _adrain(_Transfer(expected, FileSink(into), options, off_loop=True,
+                                         secrets=secrets), open_stream)
         await asyncio.to_thread(into.flush)
         return result
     tmp = TempFile(Path(into))  # not in a thread: a cancelled await would leak the file
     try:
-        result = await _adrain(_Transfer(expected, tmp.sink(), options, off_loop=True),
-                               open_stream)
+        result = await _adrain(_Transfer(expected, tmp.sink(), options, off_loop=True,
+                                         secrets=secrets), open_stream)
         await acommit(tmp)
     except BaseException:
         tmp.discard()

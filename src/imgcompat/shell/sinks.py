@@ -4,6 +4,11 @@ A path download writes to ``.<name>.imgcompat-XXXX.part`` beside the destination
 ``writev`` (a batch's pieces are never joined), then fsyncs it, renames it over the
 destination and fsyncs the directory; on any failure the temporary file goes away, so
 nothing half-written is ever visible at the destination.
+
+The temporary file is created 0600: an image is readable by others only once it is whole
+and verified. At the rename it takes its final mode: the permission bits of the file it
+replaces (a 0600 destination stays 0600), or, for a new file, what a new file in that
+directory gets (0666 less the umask, or the directory's default ACL).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import errno
 import io
 import os
 import secrets
+import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -199,12 +205,39 @@ class TempFile:
         for _ in range(16):
             tmp = dest.with_name(f".{dest.name}.imgcompat-{secrets.token_hex(4)}.part")
             try:
-                self.fd: int | None = os.open(tmp, flags, 0o666)
+                self.fd: int | None = os.open(tmp, flags, 0o600)
             except FileExistsError:
                 continue
             self.path = tmp
             return
         raise FileExistsError(errno.EEXIST, "no free temporary name beside", str(dest))
+
+    def final_mode(self) -> int:
+        """The permission bits the destination should have once replaced.
+
+        Those of the file already there (set-id bits dropped: they belonged to other
+        bytes); for a new file, the mode a fresh file in that directory is created with,
+        learnt from a probe file (the umask cannot be read without changing it, which races
+        with other threads, and a default ACL would be missed).
+        """
+        try:
+            return stat.S_IMODE(os.stat(self.dest).st_mode) & ~(stat.S_ISUID | stat.S_ISGID)
+        except FileNotFoundError:
+            pass
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        for _ in range(16):
+            probe = self.dest.with_name(f".{self.dest.name}.imgcompat-{secrets.token_hex(4)}"
+                                        ".mode")
+            try:
+                fd = os.open(probe, flags, 0o666)
+            except FileExistsError:
+                continue
+            try:
+                return stat.S_IMODE(os.fstat(fd).st_mode)
+            finally:
+                os.close(fd)
+                os.unlink(probe)
+        raise FileExistsError(errno.EEXIST, "no free probe name beside", str(self.dest))
 
     def sink(self) -> FdSink:
         """The sink writing into this file."""
@@ -212,10 +245,16 @@ class TempFile:
         return FdSink(self.fd)
 
     def commit(self) -> None:
-        """fsync, rename over the destination, fsync the directory (the rename's record)."""
+        """Give the file its final mode, fsync, rename over the destination, fsync the
+        directory (the rename's record)."""
         fd, self.fd = self.fd, None
         assert fd is not None
         try:
+            mode = self.final_mode()
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, mode)
+            else:  # pragma: no cover - Windows
+                os.chmod(self.path, mode)
             os.fsync(fd)
         finally:
             os.close(fd)

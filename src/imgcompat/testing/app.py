@@ -1,12 +1,21 @@
-"""The ASGI application: version discovery, routing to v1/v2, and per-request faults."""
+"""The ASGI application: version discovery, the caller, routing to v1/v2, faults.
+
+As in Glance's paste pipeline, version negotiation answers first (``/``, ``/versions``
+and unknown versions get the versions document, without a request id); then the
+context middleware establishes the caller (or refuses it with 401) and stamps every
+answer past it with ``x-openstack-request-id``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import TYPE_CHECKING, Any
 
 from .faults import ConnectionDropped
 from .http import BodyBroken, Receive, Request, Responder, Scope, Send
+from .http_errors import HttpError
+from .identity import Identity, Unauthenticated, identify, request_id
 from .v1_api import V1Api
 from .v2_api import V2Api
 
@@ -16,6 +25,8 @@ if TYPE_CHECKING:
 
 #: v2 minors a real Glance lists only with ``image_cache_dir`` configured.
 _CACHE_ONLY = frozenset({14, 16, 18})
+#: ``/v2.<minor>/`` prefixes the version negotiation rewrites to ``/v2/``.
+_MINOR_PREFIX = re.compile(r"v2\.(\d+)")
 
 
 class App:
@@ -43,8 +54,7 @@ class App:
             raise
         except Exception:
             if resp.status is None:
-                await resp.error(500, "The server has either erred or is incapable of "
-                                      "performing the requested operation.")
+                await resp.error(HttpError(500))
             raise
 
     async def _handle(self, req: Request, resp: Responder) -> None:
@@ -54,25 +64,51 @@ class App:
             await asyncio.sleep(delay)
         failure = faults.take_failure()
         if failure is not None:
-            await resp.error(failure, "fault injected by the emulator")
+            await resp.error(HttpError(failure, "fault injected by the emulator"))
             return
-        parts = [p for p in req.path.split("/") if p]
-        if not parts:
+        segments = req.path.split("/")[1:]
+        head = segments[0] if segments else ""
+        if not head and len(segments) <= 1:
             await resp.json(300, self.versions(req))
-            return
-        head, rest = parts[0], parts[1:]
-        if head == "versions" and not rest:
+        elif head == "versions" and len(segments) == 1:
             await resp.json(200, self.versions(req))
         elif head == "v1" and self.emu.v1_enabled:
-            await self.v1(req, resp, rest)
-        elif head == "v2" and self.emu.v2_enabled:
-            if not rest:
-                await resp.error(404, "The resource could not be found.")
-            else:
-                await self.v2(req, resp, rest)
+            who = await self._caller(req, resp)
+            if who is not None:
+                await self.v1(req, resp, [p for p in segments[1:] if p])
+        elif self.emu.v2_enabled and self._is_v2(head):
+            if len(segments) == 1:
+                await resp.body(302, b"", "text/plain; charset=utf8",
+                                [("Location", f"{req.base_url}/{head}/")])
+                return
+            who = await self._caller(req, resp)
+            if who is not None:
+                await self.v2(req, resp, who, "/".join(segments[1:]))
         else:
             # Glance answers any version it does not serve with the versions document.
             await resp.json(300, self.versions(req))
+
+    def _is_v2(self, head: str) -> bool:
+        match = _MINOR_PREFIX.fullmatch(head)
+        return head == "v2" or (match is not None and int(match.group(1)) <= self.emu.v2_minor)
+
+    async def _caller(self, req: Request, resp: Responder) -> Identity | None:
+        """The caller, with the answer's request id set; None when refused (answered)."""
+        try:
+            who = identify(req, self.emu.auth, self.emu.identities)
+            resp.request_id = request_id(req, self.emu.auth)
+        except Unauthenticated as exc:
+            await req.drain()
+            if exc.error is not None:
+                await resp.error(exc.error)
+            else:
+                await resp.body(401, exc.body, "application/json")
+            return None
+        except HttpError as exc:
+            await req.drain()
+            await resp.error(exc)
+            return None
+        return who
 
     def versions(self, req: Request) -> dict[str, Any]:
         """The discovery document; like the real server's, not sorted by version."""

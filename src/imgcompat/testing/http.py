@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
-from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 import attrs
 
 from .faults import ConnectionDropped, Faults
+from .http_errors import HttpError, render
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -23,16 +23,13 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 HeaderList = Iterable[tuple[str, str]]
 
-#: webob's titles where they differ from the standard library's.
-_TITLES = {416: "Request Range Not Satisfiable"}
-
 
 class BodyBroken(Exception):
     """The client went away before the request body was complete."""
 
 
-def title(status: int) -> str:
-    return _TITLES.get(status) or HTTPStatus(status).phrase
+class BodyTooLarge(Exception):
+    """A JSON request body went past the emulator's limit (answered 413)."""
 
 
 @attrs.define
@@ -57,9 +54,14 @@ class Request:
         if host is None:
             server = scope.get("server") or ("127.0.0.1", 80)
             host = f"{server[0]}:{server[1]}"
+        # PATH_INFO as a WSGI server hands it to Glance: percent-decoded bytes read as
+        # latin-1 (a tag ``uni%C3%A9`` arrives as ``uniÃ©``).
+        raw = scope.get("raw_path")
+        path = (unquote_to_bytes(raw).decode("latin-1") if isinstance(raw, bytes)
+                else scope.get("path", "/"))
         return cls(
             method=scope["method"].upper(),
-            path=scope.get("path", "/") or "/",
+            path=path or "/",
             raw_query=scope.get("query_string", b"").decode("latin-1"),
             header_pairs=pairs,
             base_url=f"{scope.get('scheme', 'http')}://{host}",
@@ -83,8 +85,9 @@ class Request:
         return (self.header("content-type") or "").split(";")[0].strip().lower()
 
     @property
-    def wants_json(self) -> bool:
-        return "application/json" in (self.header("accept") or "")
+    def accept(self) -> str | None:
+        """The Accept header as sent (None when absent: webob reads that as empty)."""
+        return self.header("accept")
 
     @property
     def has_body(self) -> bool:
@@ -105,14 +108,19 @@ class Request:
             if chunk:
                 yield chunk
 
-    async def read(self, limit: int = 16 * 1024 * 1024) -> bytes:
-        """The whole body, for small JSON requests only (at most ``limit`` bytes)."""
+    async def read(self, limit: int) -> bytes:
+        """The whole body, for JSON requests only; :class:`BodyTooLarge` past ``limit``.
+
+        The rest of an oversized body is read and dropped, so the 413 reaches a client
+        that is still sending.
+        """
         parts: list[bytes] = []
         total = 0
         async for chunk in self.chunks():
             total += len(chunk)
             if total > limit:
-                raise BodyBroken("request body too large")
+                await self.drain()
+                raise BodyTooLarge(total)
             parts.append(chunk)
         return b"".join(parts)
 
@@ -146,11 +154,17 @@ class Responder:
         self._request = request
         self._faults = faults
         self.status: int | None = None
+        #: ``x-openstack-request-id`` of this answer (Glance's context middleware adds
+        #: it to every answer past it; version documents and 401s go without).
+        self.request_id: str | None = None
 
     async def _start(self, status: int, headers: HeaderList) -> None:
         self.status = status
+        out = list(headers)
+        if self.request_id is not None:
+            out.append(("x-openstack-request-id", self.request_id))
         await self._send({"type": "http.response.start", "status": status,
-                          "headers": _encode(headers)})
+                          "headers": _encode(out)})
 
     async def body(self, status: int, body: bytes, content_type: str | None,
                    headers: HeaderList = ()) -> None:
@@ -162,7 +176,8 @@ class Responder:
         await self._send({"type": "http.response.body", "body": body})
 
     async def json(self, status: int, doc: Any, headers: HeaderList = ()) -> None:
-        body = json.dumps(doc).encode()
+        # Glance writes its entities with ensure_ascii=False: UTF-8 on the wire.
+        body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
         if self._faults.take_malformed():
             body = body[: max(1, len(body) // 2)]
         await self.body(status, body, "application/json", headers)
@@ -177,16 +192,16 @@ class Responder:
         await self._start(status, out)
         await self._send({"type": "http.response.body", "body": b""})
 
-    async def error(self, status: int, message: str, headers: HeaderList = ()) -> None:
-        """An error in the shape the real server uses (JSON only when asked for)."""
-        code = f"{status} {title(status)}"
-        if self._request.wants_json:
-            doc = {"message": f"{message}<br /><br />\n\n\n", "code": code,
-                   "title": title(status)}
-            await self.json(status, doc, headers)
-        else:
-            text = f"{code}\n\n{message}\n\n   "
-            await self.body(status, text.encode(), "text/plain; charset=UTF-8", headers)
+    async def error(self, error: HttpError, *, body_on_head: bool = False) -> None:
+        """``error`` as webob writes it for this request's Accept (no body for HEAD,
+        unless ``body_on_head``: the v1 emulator has always sent one)."""
+        req = self._request
+        content_type, body = render(error, accept=req.accept, method=req.method,
+                                    content_type=req.header("content-type"))
+        if req.method == "HEAD" and not body_on_head:
+            await self.body(error.status, b"", "text/html; charset=UTF-8", error.headers)
+            return
+        await self.body(error.status, body, content_type, error.headers)
 
     async def stream(self, status: int, headers: HeaderList, chunks: Iterator[bytes],
                      *, download: bool = False) -> None:

@@ -31,13 +31,18 @@ def v2_base_keys(minor: int) -> frozenset[str]:
     return frozenset(f.v2 for f in v2_fields_for_minor(minor) if f.v2 is not None)
 
 
-def to_v2image(record: Record, *, minor: int, store_id: str | None,
-               show_direct_url: bool) -> V2Image:
-    base = v2_base_keys(minor)
-    # A property named like a base key (possible through v1) is hidden: the base value wins.
-    props = {k: ("" if v is None else v) for k, v in record.properties.items()
-             if k not in base}
+#: Kept on the record but never shown (Glance's ResponseSerializer._hidden_properties).
+HIDDEN_PROPERTIES = frozenset({"os_glance_stage_host", "os_glance_hash_op_host"})
+
+
+def to_v2image(record: Record, *, minor: int, show_direct_url: bool) -> V2Image:
     has_data = record.location is not None
+    stores = ",".join(record.stores) if has_data and record.stores and minor >= 8 else None
+    # A property named like a base key (possible through v1) is hidden: the base value
+    # wins. ``stores`` is only set by Glance when there are stores to show.
+    base = v2_base_keys(minor) - ({"stores"} if stores is None else set())
+    props = {k: ("" if v is None else v) for k, v in record.properties.items()
+             if k not in base and k not in HIDDEN_PROPERTIES}
     return V2Image(
         id=record.id,
         name=record.name,
@@ -62,16 +67,14 @@ def to_v2image(record: Record, *, minor: int, store_id: str | None,
         self_link=f"/v2/images/{record.id}",
         file_link=f"/v2/images/{record.id}/file",
         schema_link="/v2/schemas/image",
-        stores=store_id if has_data and store_id and minor >= 8 else None,
+        stores=stores,
         properties=props,
     )
 
 
-def v2_json(record: Record, *, minor: int, store_id: str | None,
-            show_direct_url: bool) -> dict[str, Any]:
+def v2_json(record: Record, *, minor: int, show_direct_url: bool) -> dict[str, Any]:
     """The entity a ``2.<minor>`` server answers for this record."""
-    image = to_v2image(record, minor=minor, store_id=store_id,
-                       show_direct_url=show_direct_url)
+    image = to_v2image(record, minor=minor, show_direct_url=show_direct_url)
     doc = v2image_to_v2_json(image)
     for key in list(doc):
         if key in _BASE_V2_KEYS and _V2_KEYS_BY_MINOR.get(key, 0) > minor:

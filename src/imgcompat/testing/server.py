@@ -1,8 +1,9 @@
 """The emulator over real sockets: uvicorn on 127.0.0.1, in a thread or in the foreground.
 
 ``serve()`` is for tests and demos (a free port, stopped on exit); ``run_server()`` is what
-``imgcompat serve`` runs. Only 127.0.0.1 is ever bound: the emulator has no
-authentication and is not meant to be reachable from other hosts.
+``imgcompat serve`` runs. Only 127.0.0.1 is ever bound: the emulator's identities are
+for tests (by default there is no authentication at all) and it is not meant to be
+reachable from other hosts.
 
 uvicorn is the ``emulator`` extra and is imported only here, when a socket is served: the
 in-process emulator (``Emulator.sync_transport()``) works without it, and without it these
@@ -19,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from imgcompat.core.errors import MissingExtra
 
@@ -119,12 +120,17 @@ def serve(emulator: Emulator, host: str = HOST, port: int = 0,
 
 def run_server(api: ApiMode = "both", port: int = 9292,
                data_dir: str | os.PathLike[str] | None = None, *, v2_minor: int = 17,
-               pending_delete: bool = False, log_level: str = "info") -> None:
-    """Serve a new emulator on 127.0.0.1:``port`` until interrupted (``imgcompat serve``)."""
+               pending_delete: bool = False, log_level: str = "info",
+               **emulator_options: Any) -> None:
+    """Serve a new emulator on 127.0.0.1:``port`` until interrupted (``imgcompat serve``).
+
+    ``emulator_options`` are the :class:`Emulator`'s keyword settings (``auth="trusted"``,
+    ``stores=("fast", "cheap")``...).
+    """
     with _uvicorn_needed():
         import uvicorn
     emulator = Emulator(api=api, v2_minor=v2_minor, data_dir=data_dir,
-                        pending_delete=pending_delete)
+                        pending_delete=pending_delete, **emulator_options)
     sock = _bind(HOST, port)
     try:
         uvicorn.Server(_config(emulator, log_level)).run(sockets=[sock])

@@ -19,11 +19,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
 from imgcompat.core.enums import Status, Visibility
+
+from .orders import ORDERS, SortedIndex, Start
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -31,6 +33,11 @@ CHUNK_SIZE = 1024 * 1024
 def now() -> datetime:
     """The store's clock: UTC, truncated to whole seconds as Glance's database kept it."""
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def precise_now() -> datetime:
+    """The tasks' clock: their rows keep microseconds (``/v2/images/{id}/tasks`` shows them)."""
+    return datetime.now(UTC)
 
 
 @attrs.frozen
@@ -63,6 +70,10 @@ class Record:
     deleted_at: datetime | None = None
     tags: tuple[str, ...] = ()
     properties: dict[str, str | None] = attrs.field(factory=dict)
+    #: The stores (``/v2/info/stores`` ids) holding the data, first the upload's.
+    stores: tuple[str, ...] = ()
+    #: Where ``PUT .../stage`` left the bytes for a ``glance-direct`` import.
+    staged: str | None = None
 
     @property
     def has_data(self) -> bool:
@@ -74,6 +85,37 @@ class Record:
         return self.deleted or self.status in (Status.DELETED, Status.PENDING_DELETE)
 
 
+@attrs.frozen
+class Member:
+    """One image membership (``image_members`` row); a deleted one is kept for re-use."""
+
+    image_id: str
+    member_id: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool = False
+
+
+@attrs.frozen
+class Task:
+    """One task (``tasks`` row): what an import did, as ``/v2/tasks`` reports it."""
+
+    id: str
+    type: str
+    status: str
+    owner: str | None
+    image_id: str | None
+    user_id: str | None
+    request_id: str | None
+    input: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    result: dict[str, Any] | None = None
+    message: str = ""
+    expires_at: datetime | None = None
+
+
 class NotFound(LookupError):
     """No live image with that id."""
 
@@ -83,10 +125,16 @@ class Store:
 
     Handlers may run on several event loops at once (an in-process sync transport runs its
     own loop in a thread), so the lock guards each read-modify-write done by :meth:`update`.
+    The same lock keeps the sorted orders of :mod:`.orders` in step with the records:
+    every write moves a record's keys before the lock is let go, and :meth:`walk` reads an
+    order under it.
     """
 
     def __init__(self) -> None:
         self._records: dict[str, Record] = {}
+        self._orders = {columns: SortedIndex(columns) for columns in ORDERS}
+        self._members: dict[str, dict[str, Member]] = {}
+        self._tasks: dict[str, Task] = {}
         self._lock = threading.RLock()
 
     def new_id(self) -> str:
@@ -105,7 +153,7 @@ class Store:
 
     def put(self, record: Record) -> Record:
         with self._lock:
-            self._records[record.id] = record
+            self._store(record)
         return record
 
     def update(self, image_id: str, change: Callable[[Record], Record]) -> Record:
@@ -115,12 +163,90 @@ class Store:
             new = change(current)
             if new is not current:
                 new = attrs.evolve(new, updated_at=now())
-                self._records[image_id] = new
+                self._store(new)
             return new
+
+    def _store(self, record: Record) -> None:
+        """Keep ``record`` and move its keys in every order (the lock is held)."""
+        old = self._records.get(record.id)
+        self._records[record.id] = record
+        was = None if old is None or old.gone else old
+        live = None if record.gone else record
+        for order in self._orders.values():
+            order.move(was, live)
 
     def all(self) -> list[Record]:
         with self._lock:
             return list(self._records.values())
+
+    def ordered(self, columns: tuple[str, ...]) -> bool:
+        """Does the store keep the order of ``columns`` (so :meth:`walk` serves it)?"""
+        return columns in self._orders
+
+    def walk(self, columns: tuple[str, ...], *, descending: bool, start: Start | None,
+             keep: Callable[[Record], bool], limit: int) -> list[Record]:
+        """The first ``limit`` live records that ``keep`` accepts, in the order of
+        ``columns`` (or its reverse) from ``start`` on: the cost grows with the records
+        walked, not with the store.
+
+        ``keep`` runs under the store's lock (it may read the store: the lock is
+        re-entrant) and must not write to it.
+        """
+        found: list[Record] = []
+        if limit <= 0:
+            return found
+        with self._lock:
+            for image_id in self._orders[columns].ids(start, descending=descending):
+                record = self._records[image_id]
+                if keep(record):
+                    found.append(record)
+                    if len(found) == limit:
+                        break
+        return found
+
+    # -------------------------------------------------------------------- members
+
+    def members(self, image_id: str) -> list[Member]:
+        """The live memberships of an image, in the order they were first made."""
+        with self._lock:
+            return [m for m in self._members.get(image_id, {}).values() if not m.deleted]
+
+    def member(self, image_id: str, member_id: str) -> Member | None:
+        with self._lock:
+            found = self._members.get(image_id, {}).get(member_id)
+        return None if found is None or found.deleted else found
+
+    def put_member(self, member: Member) -> Member:
+        """Add or replace a membership (a deleted row of the same pair is re-used)."""
+        with self._lock:
+            self._members.setdefault(member.image_id, {})[member.member_id] = member
+        return member
+
+    def drop_members(self, image_id: str) -> None:
+        with self._lock:
+            self._members.pop(image_id, None)
+
+    # ---------------------------------------------------------------------- tasks
+
+    def put_task(self, task: Task) -> Task:
+        with self._lock:
+            self._tasks[task.id] = task
+        return task
+
+    def task(self, task_id: str) -> Task | None:
+        with self._lock:
+            return self._tasks.get(task_id)
+
+    def tasks(self) -> list[Task]:
+        with self._lock:
+            return list(self._tasks.values())
+
+    def update_task(self, task_id: str, change: Callable[[Task], Task]) -> Task:
+        """Apply ``change`` to a task atomically; ``updated_at`` moves."""
+        with self._lock:
+            new = attrs.evolve(change(self._tasks[task_id]), updated_at=precise_now())
+            self._tasks[task_id] = new
+            return new
 
 
 # ----------------------------------------------------------------------------- bytes
@@ -225,7 +351,6 @@ class DirectoryBlobs:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, location: str) -> Path:
         path = Path(location.removeprefix("file://"))
@@ -234,6 +359,7 @@ class DirectoryBlobs:
         return path
 
     def writer(self, image_id: str) -> BlobWriter:
+        self.root.mkdir(parents=True, exist_ok=True)  # made on first use
         return _FileWriter(self.root, image_id)
 
     def read(self, location: str, start: int, end: int,

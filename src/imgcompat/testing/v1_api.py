@@ -25,6 +25,7 @@ from imgcompat.core.v1 import v1_headers_to_v1image
 
 from .data import receive_data
 from .http import BodyBroken, Request, Responder
+from .http_errors import HttpError
 from .render import v1_headers, v1_json, v1_summary_json
 from .store import NotFound, Record, now
 
@@ -49,8 +50,17 @@ class V1Error(Exception):
         self.status, self.message = status, message
 
 
+#: Read with oslo's lenient ``bool_from_string``: anything it does not know is False.
+_BOOLEAN_HEADERS = frozenset(V1_META_PREFIX + k for k in ("is_public", "protected", "deleted"))
+
+
 def _server_header_pairs(req: Request) -> list[tuple[str, str]]:
-    """Header names as the v1 server read them: lower case, ``-`` → ``_`` after the prefix."""
+    """Header names as the v1 server read them: lower case, ``-`` → ``_`` after the prefix.
+
+    Boolean values are read as that server did (``None``, ``maybe``... are False: the
+    latest python-glanceclient's v1 CLI sends ``is_public: None`` when it is not given)
+    and handed on as ``True``/``False``.
+    """
     out: list[tuple[str, str]] = []
     for name, value in req.header_pairs:
         server_name = name
@@ -60,7 +70,10 @@ def _server_header_pairs(req: Request) -> list[tuple[str, str]]:
                 server_name = V1_PROPERTY_PREFIX + rest[len("property_"):]
             else:
                 server_name = V1_META_PREFIX + rest
-        out.append((server_name, value))
+        if server_name in _BOOLEAN_HEADERS:
+            out.append((server_name, str(scalars.bool_from_string(value))))
+        else:
+            out.append((server_name, value))
     return out
 
 
@@ -125,7 +138,7 @@ class V1Api:
         try:
             await self._dispatch(req, resp, parts)
         except V1Error as exc:
-            await resp.error(exc.status, exc.message)
+            await resp.error(HttpError(exc.status, exc.message), body_on_head=True)
 
     async def _dispatch(self, req: Request, resp: Responder, parts: list[str]) -> None:
         method = req.method
@@ -291,8 +304,8 @@ class V1Api:
             raise V1Error(409, f"An image with identifier {record.id} is already being "
                                "uploaded")
         try:
-            stored = await receive_data(req, self.emu.blobs, record.id, record.disk_format,
-                                        inspect=False)
+            stored = await receive_data(req.chunks(), self.emu.blobs, record.id,
+                                        record.disk_format, inspect="measure")
         except BodyBroken:
             self.emu.release_upload(record.id, Status.KILLED)
             raise
