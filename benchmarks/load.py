@@ -3,8 +3,8 @@ concurrent operations, against the emulator on a real loopback socket.
 
 One *operation* is one seam call; each concurrent worker runs one image's life cycle
 (create with data, show, list, update, download to a path, delete: six operations), so
-``N`` concurrent workers keep ``N`` operations in flight. The emulator (v2, bytes in
-memory) runs in its own process, and each concurrency level runs in a fresh client
+``N`` concurrent workers keep ``N`` operations in flight. The emulator (v2, bytes on
+disk) runs in its own process, and each concurrency level runs in a fresh client
 process, so the peak RSS reported is the client's own (no faults here: the soak test,
 ``tests/load/test_soak.py``, runs the same life cycle under them).
 
@@ -21,9 +21,7 @@ import asyncio
 import json
 import os
 import resource
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -31,8 +29,10 @@ from typing import Any
 
 import attrs
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.stream import MiB, _child, _rss, emulator_process, markdown_table
+
 KiB = 1024
-MiB = 1024 * KiB
 Run = Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]]
 
 
@@ -67,20 +67,6 @@ async def life_cycle(client: Any, index: int, data: bytes, where: Path, *, run: 
 
 
 # ----------------------------------------------------------------------------- processes
-
-
-def serve_forever() -> None:
-    """The emulator process: print the URL, serve until stdin closes."""
-    from imgcompat.testing import Emulator, serve
-
-    with serve(Emulator(api="v2")) as url:
-        print(url, flush=True)
-        sys.stdin.read()
-
-
-def _rss() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 async def _load(url: str, workers: int, size: int, where: Path) -> dict[str, Any]:
@@ -123,60 +109,32 @@ def run_level(url: str, workers: str, size: str, work: str) -> None:
     print(json.dumps(result))
 
 
-def _child(args: list[str]) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                         check=False, timeout=1800)
-    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
-    if out.returncode or not lines:
-        tail = (out.stderr.strip().splitlines() or ["?"])[-1]
-        return {"error": tail}
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[50, 200, 1000])
     parser.add_argument("--size-kib", type=int, default=64, help="image size")
-    parser.add_argument("--workdir", default=None, help="where downloads go")
+    parser.add_argument("--workdir", default=None, help="where the emulator's bytes go")
     args = parser.parse_args()
     rows: list[tuple[str, ...]] = []
-    with tempfile.TemporaryDirectory(dir=args.workdir, prefix="imgcompat-load-") as tmp:
-        server = subprocess.Popen([sys.executable, __file__, "serve"], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
-        try:
-            assert server.stdout is not None
-            url = server.stdout.readline().strip()
-            for workers in args.concurrency:
-                got = _child(["run", url, str(workers), str(args.size_kib * KiB), tmp])
-                print(f"{workers} concurrent: {got}", file=sys.stderr, flush=True)
-                if "error" in got:
-                    rows.append((str(workers), "-", "-", "-", "-", "-", got["error"][:60]))
-                    continue
-                rows.append((str(workers), str(got["operations"]), str(got["failed"]),
-                             f"{got['seconds']:.2f}",
-                             f"{got['operations'] / got['seconds']:,.0f}",
-                             f"{got['peak_rss'] / MiB:.0f}",
-                             f"{got['rss_growth'] / MiB:.0f}"))
-        finally:
-            assert server.stdin is not None
-            server.stdin.close()
-            server.wait(timeout=30)
+    with emulator_process(args.workdir, "imgcompat-load-") as (url, root, _server):
+        for workers in args.concurrency:
+            got = _child(["run", url, str(workers), str(args.size_kib * KiB),
+                          str(root / "out")], script=__file__, timeout=1800)
+            print(f"{workers} concurrent: {got}", file=sys.stderr, flush=True)
+            if "skipped" in got:
+                rows.append((str(workers), "-", "-", "-", "-", "-", got["skipped"][:60]))
+                continue
+            rows.append((str(workers), str(got["operations"]), str(got["failed"]),
+                         f"{got['seconds']:.2f}", f"{got['operations'] / got['seconds']:,.0f}",
+                         f"{got['peak_rss'] / MiB:.0f}", f"{got['rss_growth'] / MiB:.0f}"))
     print(f"{args.size_kib} KiB images; load average after the run: "
           f"{os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
-    head = ("concurrent", "operations", "failed", "seconds", "ops/s", "peak RSS MiB",
-            "RSS growth MiB")
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    print(markdown_table(("concurrent", "operations", "failed", "seconds", "ops/s",
+                          "peak RSS MiB", "RSS growth MiB"), rows))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "serve":
-        serve_forever()
-    elif len(sys.argv) > 1 and sys.argv[1] == "run":
+    if len(sys.argv) > 1 and sys.argv[1] == "run":
         run_level(*sys.argv[2:6])
     else:
         main()

@@ -304,9 +304,11 @@ def run_case(name: str, url: str, target: str, work: str) -> None:
 # ----------------------------------------------------------------------------- driver
 
 
-def _child(args: list[str]) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                         check=False, timeout=600)
+def _child(args: list[str], script: str = __file__, timeout: float = 600
+           ) -> dict[str, Any]:
+    """``python script ARGS`` in a fresh process: its last JSON line, or why it failed."""
+    out = subprocess.run([sys.executable, script, *args], capture_output=True, text=True,
+                         check=False, timeout=timeout)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode or not lines:
         tail = (out.stderr.strip().splitlines() or ["?"])[-1]
