@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import IO, Any, Self, TypeVar, Unpack
 
 import httpx
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice
-from imgcompat.core.download import DownloadOptions, DownloadPolicy, Progress
+from imgcompat.core.download import DownloadPolicy, Progress
 from imgcompat.core.enums import Api
 from imgcompat.core.errors import ImgcompatError
-from imgcompat.core.integrity import Expected, Verified
+from imgcompat.core.integrity import Verified
 from imgcompat.core.listing import ListingOptions
 from imgcompat.core.model import Image, Loss
 from imgcompat.core.plan import SnapshotOptions
@@ -26,12 +25,12 @@ from imgcompat.shell.bounds import Budget
 from imgcompat.shell.client import (
     ClientOptions,
     ClientViews,
+    OpRun,
     build_state,
-    response_of,
     snapshot_record,
 )
 from imgcompat.shell.download import adownload
-from imgcompat.shell.transport import AsyncTransport, HttpxByteStream
+from imgcompat.shell.transport import AsyncTransport
 from imgcompat.shell.upload import check_uploaded, upload_source
 
 T = TypeVar("T")
@@ -96,23 +95,15 @@ class AsyncImageClient(ClientViews):
         return None
 
     async def _run(self, op: plan.Op[T], budget: Budget) -> T:
-        last: plan.Response | None = None
-        try:
-            step = next(op)
-            while True:
-                try:
-                    outcome = await self._perform(step, budget)
-                except Exception as exc:
-                    step = op.throw(exc)
-                else:
-                    last = response_of(outcome) or last
-                    step = op.send(outcome)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        except ImgcompatError as exc:
-            self._tagged(exc, last)
-            raise
+        run = OpRun(self, op)
+        while not run.done:
+            try:
+                outcome = await self._perform(run.step, budget)
+            except Exception as exc:
+                run.failed(exc)
+            else:
+                run.succeeded(outcome)
+        return run.value()
 
     async def _call(self, make: Callable[[VersionChoice], plan.Op[T]], *,
                     moves_data: bool = False) -> T:
@@ -169,13 +160,9 @@ class AsyncImageClient(ClientViews):
     async def update(self, image_id: str, image: Image | Mapping[str, Any],
                      data: Any = None, purge_props: bool = True, *, size: int | None = None,
                      current: Image | Mapping[str, Any] | None = None) -> Image:
-        """Change the record to ``image`` with the minimal request (v2 JSON patch, v1
-        headers); ``purge_props`` removes properties ``image`` lacks; with ``data``, upload
-        it afterwards. The record after the change. ``current``: the record the caller
-        holds (from show, create or the last update): the change is computed against it
-        without reading the image first (one request on v2); a stale view that the server
-        refuses (409) is read again once and the change retried
-        (:func:`~imgcompat.core.plan.update_op` says what stale means on v1)."""
+        """Change the record to ``image`` with the minimal request; ``current`` (a held
+        record) saves the read. As :meth:`ImageClient.update
+        <imgcompat.shell.client.ImageClient.update>` says."""
         return await self._call(lambda choice: plan.update_op(
             choice, image_id, image, data, size=size, purge_props=purge_props,
             current=current), moves_data=data is not None)
@@ -212,17 +199,9 @@ class AsyncImageClient(ClientViews):
         with self._guard():
             budget = self._budget(moves_data=True)
             choice = await self._discover(budget)
-            image = plan.check_downloadable(
-                await self._run(plan.show_op(choice, image_id), budget))
-            expected = Expected.from_image(image, image_id=image_id)
-            options = DownloadOptions(image_id=image_id, progress=progress,
-                                      resumable=plan.resumable(choice), **policy)
-
-            def open_stream(offset: int) -> AbstractAsyncContextManager[HttpxByteStream]:
-                return self._transport.open_stream(
-                    plan.download_request(choice, image_id, offset), offset, self._identity,
-                    budget)
-
+            image = await self._run(plan.show_op(choice, image_id), budget)
+            expected, options, open_stream = self._download_setup(
+                choice, image_id, image, progress=progress, policy=policy, budget=budget)
             into = dst_path if dst_path is not None else data
             result = await adownload(open_stream, expected, into=into, options=options,
                                      secrets=self._secrets())

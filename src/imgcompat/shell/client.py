@@ -20,8 +20,8 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from typing import IO, Any, Protocol, Self, TypedDict, TypeVar, Unpack
+from contextlib import contextmanager
+from typing import IO, Any, Generic, Protocol, Self, TypedDict, TypeVar, Unpack
 
 import attrs
 import httpx
@@ -52,7 +52,6 @@ from imgcompat.shell.download import download
 from imgcompat.shell.transport import (
     DEFAULT_BACKOFF,
     DEFAULT_MAX_CONNECTIONS,
-    HttpxByteStream,
     SenderOptions,
     Transport,
 )
@@ -139,6 +138,45 @@ def snapshot_record(name: str, instance_uuid: str, options: SnapshotOptions) -> 
     details: SnapshotOptions = {"disk_format": DiskFormat.RAW,
                                      "container_format": ContainerFormat.BARE, **options}
     return plan.snapshot_image(name, instance_uuid, **details)
+
+
+class OpRun(Generic[T]):
+    """One operation being run by a client's loop: what both loops share (they differ only
+    in awaiting the step). It sends each outcome into the generator, or throws the failure
+    in, keeps the last server answer seen, and tags an error leaving the operation with
+    the view's request id and that answer's."""
+
+    step: plan.Step  #: the step to perform next (unset once done)
+
+    def __init__(self, views: ClientViews, op: plan.Op[T]) -> None:
+        self._views = views
+        self._op = op
+        self._last: plan.Response | None = None
+        self._result: T | None = None
+        self.done = False
+        self._advance(lambda: next(op))
+
+    def _advance(self, move: Callable[[], plan.Step]) -> None:
+        try:
+            self.step = move()
+        except StopIteration as stop:
+            self.done, self._result = True, stop.value
+        except ImgcompatError as exc:
+            self._views._tagged(exc, self._last)
+            raise
+
+    def succeeded(self, outcome: Any) -> None:
+        """The step was performed: its outcome goes back into the operation."""
+        self._last = response_of(outcome) or self._last
+        self._advance(lambda: self._op.send(outcome))
+
+    def failed(self, exc: Exception) -> None:
+        """The step failed: the operation may clean up (a snapshot deletes its record)."""
+        self._advance(lambda: self._op.throw(exc))
+
+    def value(self) -> T:
+        """The operation's result, once it is done."""
+        return self._result  # type: ignore[return-value]  # set by StopIteration
 
 
 class _Keep:
@@ -313,6 +351,24 @@ class ClientViews:
         """What a call starting now may spend."""
         return Budget.start(self._limits, moves_data=moves_data)
 
+    def _download_setup(self, choice: VersionChoice, image_id: str, image: Image, *,
+                        progress: Progress | None, policy: DownloadPolicy, budget: Budget
+                        ) -> tuple[Expected, DownloadOptions, Callable[[int], Any]]:
+        """What a download needs beyond its destination: the digests to expect (from the
+        record, refused when it has no data yet), the options, and how to open the bytes
+        at an offset (``Range`` on v2) with this view's identity, within the call's budget."""
+        image = plan.check_downloadable(image)
+        expected = Expected.from_image(image, image_id=image_id)
+        options = DownloadOptions(image_id=image_id, progress=progress,
+                                  resumable=plan.resumable(choice), **policy)
+        transport: Any = getattr(self, "_transport")  # noqa: B009  # each client's own kind
+
+        def open_stream(offset: int) -> Any:
+            return transport.open_stream(plan.download_request(choice, image_id, offset),
+                                         offset, self._identity, budget)
+
+        return expected, options, open_stream
+
     def _tagged(self, error: ImgcompatError, last: plan.Response | None) -> ImgcompatError:
         """An error leaving an operation names this view's request id and the server's,
         and shows no secret (the one redaction point of every error a caller sees)."""
@@ -412,23 +468,15 @@ class ImageClient(ClientViews):
         return None
 
     def _run(self, op: plan.Op[T], budget: Budget) -> T:
-        last: plan.Response | None = None
-        try:
-            step = next(op)
-            while True:
-                try:
-                    outcome = self._perform(step, budget)
-                except Exception as exc:
-                    step = op.throw(exc)
-                else:
-                    last = response_of(outcome) or last
-                    step = op.send(outcome)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        except ImgcompatError as exc:
-            self._tagged(exc, last)
-            raise
+        run = OpRun(self, op)
+        while not run.done:
+            try:
+                outcome = self._perform(run.step, budget)
+            except Exception as exc:
+                run.failed(exc)
+            else:
+                run.succeeded(outcome)
+        return run.value()
 
     def _call(self, make: Callable[[VersionChoice], plan.Op[T]], *,
               moves_data: bool = False) -> T:
@@ -528,16 +576,9 @@ class ImageClient(ClientViews):
         with self._guard():
             budget = self._budget(moves_data=True)
             choice = self._discover(budget)
-            image = plan.check_downloadable(self._run(plan.show_op(choice, image_id), budget))
-            expected = Expected.from_image(image, image_id=image_id)
-            options = DownloadOptions(image_id=image_id, progress=progress,
-                                      resumable=plan.resumable(choice), **policy)
-
-            def open_stream(offset: int) -> AbstractContextManager[HttpxByteStream]:
-                return self._transport.open_stream(
-                    plan.download_request(choice, image_id, offset), offset, self._identity,
-                    budget)
-
+            image = self._run(plan.show_op(choice, image_id), budget)
+            expected, options, open_stream = self._download_setup(
+                choice, image_id, image, progress=progress, policy=policy, budget=budget)
             into = dst_path if dst_path is not None else data
             result = download(open_stream, expected, into=into, options=options,
                               secrets=self._secrets())

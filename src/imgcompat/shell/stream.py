@@ -10,6 +10,7 @@ sees only the ``ByteStream`` protocol.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import httpx
 
@@ -66,19 +67,24 @@ class HttpxByteStream:
                 f"(after {self._got} bytes)", limit="min_transfer_bytes",
                 value=watch.min_bytes, servers=(self._root,), image_id=self._image_id)
 
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """One read of the body: under the call's deadline, a broken connection typed."""
+        token = CURRENT.set(self._budget.deadline)
+        try:
+            yield
+        except httpx.TransportError as exc:
+            raise self._interrupted(exc) from exc
+        finally:
+            CURRENT.reset(token)
+
     def iter_chunks(self) -> Iterator[bytes]:
         """The body, piece by piece; raises :class:`TransferInterrupted` on a broken
         connection."""
         raw = iter([self._response.content]) if self._loaded else self._response.iter_raw()
-        deadline = self._budget.deadline
         while True:
-            token = CURRENT.set(deadline)
-            try:
+            with self._reading():
                 piece = next(raw, None)
-            except httpx.TransportError as exc:
-                raise self._interrupted(exc) from exc
-            finally:
-                CURRENT.reset(token)
             if piece is None:
                 return
             yield from self._judge(piece)
@@ -90,15 +96,9 @@ class HttpxByteStream:
                 yield decoded
             return
         raw = self._response.aiter_raw()
-        deadline = self._budget.deadline
         while True:
-            token = CURRENT.set(deadline)
-            try:
+            with self._reading():
                 piece = await anext(raw, None)
-            except httpx.TransportError as exc:
-                raise self._interrupted(exc) from exc
-            finally:
-                CURRENT.reset(token)
             if piece is None:
                 return
             for decoded in self._judge(piece):

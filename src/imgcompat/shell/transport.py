@@ -251,8 +251,8 @@ class _Base:
         self.num_retries = num_retries
         self.backoff = backoff
         self.limits = limits
-        self._timeout = timeout
-        self._connect_timeout = connect_timeout
+        #: Seconds per read and per connect, capped per attempt by the call's deadline.
+        self._timeouts = (timeout, connect_timeout)
         self._cursor = 0
         self._recent: tuple[str, ...] = ()
         self._slots = Slots(max_connections)
@@ -364,8 +364,8 @@ class _Base:
         built = client.build_request(
             request.method, root + request.path, params=request.params,
             headers=self._headers(request, identity, root), content=content,
-            timeout=httpx.Timeout(ex.deadline.cap(self._timeout),
-                                  connect=ex.deadline.cap(self._connect_timeout)))
+            timeout=httpx.Timeout(ex.deadline.cap(self._timeouts[0]),
+                                  connect=ex.deadline.cap(self._timeouts[1])))
         url = str(built.url)
         long_secrets = [s for s in self.secrets(identity) if len(s) >= _MIN_URL_SECRET]
         if redact(url, long_secrets) != url:
