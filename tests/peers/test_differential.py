@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -30,6 +28,7 @@ from imgcompat.testing import Emulator, serve
 from tests.conftest import REPO_ROOT
 from tests.peers.comparison import Line, accepted, compare
 from tests.peers.scenario import STEP_NAMES, WEB_DATA
+from tests.realglance import started_glance
 
 pytestmark = pytest.mark.differential
 
@@ -39,11 +38,9 @@ CLIENTS = {
     "glanceclient": "tests.peers.glanceclient_v2_driver",
     "cli": "tests.peers.glance_cli_driver",
 }
-START = REPO_ROOT.parent / "shared" / "glance-server" / "start.sh"
 BASEDIR = Path(os.environ.get("IMGCOMPAT_PEERS_GLANCE_BASEDIR", "/tmp/glance-peers"))
 #: The integration tests' basedir: its venv (the same Glance) is reused rather than rebuilt.
 INTEGRATION_VENV = Path("/tmp/glance-real/venv")
-START_TIMEOUT = 600
 DRIVER_TIMEOUT = 300
 #: Outcomes a driver must never report against the real server: they mean the driver or the
 #: scenario is broken, not that the servers differ.
@@ -60,44 +57,15 @@ def make_emulator() -> Emulator:
     return Emulator(api="v2", auth="trusted", stores=("fast", "cheap"))
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"differential run impossible under CI: {reason}")
-    pytest.skip(f"differential run impossible: {reason}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def real_glance() -> Iterator[str]:
     """A fresh real Glance (new database and stores) with trusted identities and two stores."""
-    if not START.is_file():
-        _unavailable(f"{START} is missing")
     venv = BASEDIR / "venv"
     if not venv.exists() and (INTEGRATION_VENV / "bin" / "gunicorn").exists():
         BASEDIR.mkdir(parents=True, exist_ok=True)
         venv.symlink_to(INTEGRATION_VENV)  # start.sh checks it and rebuilds if it is broken
-    env = {**os.environ, "GLANCE_AUTH": "trusted", "GLANCE_STORES": "2"}
-    try:
-        done = subprocess.run(["bash", str(START), str(_free_port()), str(BASEDIR)], env=env,
-                              capture_output=True, text=True, timeout=START_TIMEOUT,
-                              check=False)
-    except subprocess.TimeoutExpired:
-        _unavailable(f"start.sh did not finish in {START_TIMEOUT} s")
-        raise  # unreachable: _unavailable raises
-    values = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
-    if done.returncode != 0 or "GLANCE_URL" not in values:
-        _unavailable(f"start.sh exited {done.returncode}: {done.stderr.strip()[-500:]}")
-    try:
-        yield values["GLANCE_URL"].rstrip("/")
-    finally:  # start.sh runs the server under setsid: its pid is the process group
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(int(values["GLANCE_PID"]), signal.SIGTERM)
+    with started_glance(BASEDIR, {"GLANCE_AUTH": "trusted", "GLANCE_STORES": "2"}) as url:
+        yield url
 
 
 class _Source(BaseHTTPRequestHandler):
