@@ -222,6 +222,12 @@ class _AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+def owned_stream(stream: object) -> bool:
+    """True for a connection's stream that :func:`install_deadlines` wrapped: a real socket
+    whose reads obey the call's deadline (not a mock or in-process transport)."""
+    return isinstance(stream, _Stream | _AsyncStream)
+
+
 def install_deadlines(client: httpx.Client | httpx.AsyncClient) -> int:
     """Wrap the network backend of every httpx transport of ``client`` that has one (its
     default transport and any proxy mounts); the number wrapped. Transports given by the
