@@ -18,6 +18,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from imgcompat.core.download import Verification
 from imgcompat.core.enums import Api, DiskFormat, Status, Visibility
 from imgcompat.core.errors import (
     Conflict,
@@ -29,6 +30,7 @@ from imgcompat.core.errors import (
 )
 from imgcompat.core.plan import EMPTY_IMAGE_DISK_FORMATS
 from imgcompat.core.seam import to_seam_dict
+from imgcompat.shell.upload import upload_source
 from tests.contract.harness import Glance, payload
 
 
@@ -54,6 +56,23 @@ class ContractCases:
             assert made.os_hash_value is None  # v1 has no multihash
         assert made.id is not None
         assert to_seam_dict(glance.client.show(made.id)) == to_seam_dict(made)
+
+    @pytest.mark.parametrize("verification", [Verification.STRONGEST, Verification.ALL])
+    def test_create_with_data_hashes_what_the_policy_compares(
+            self, glance: Glance, verification: Verification,
+            caplog: pytest.LogCaptureFixture) -> None:
+        data = payload(5000, "policy")
+        source = upload_source(data)
+        made = glance.create(glance.record("policy"), source, verification=verification)
+        assert made.status == Status.ACTIVE
+        md5, sha512 = hashlib.md5(data).hexdigest(), hashlib.sha512(data).hexdigest()
+        if glance.api is Api.V1:  # a v1 record publishes md5 alone
+            assert dict(source.digests) == {"md5": md5}
+        elif verification is Verification.ALL:
+            assert dict(source.digests) == {"md5": md5, "sha512": sha512}
+        else:  # the strongest only: the multihash
+            assert dict(source.digests) == {"sha512": sha512}
+        assert "uploaded but" not in caplog.text  # every upload was verified
 
     def test_size_zero_without_data_ends_active(self, glance: Glance) -> None:
         record = attrs.evolve(glance.record("empty", block_device_mapping=[

@@ -12,11 +12,13 @@ import attrs
 import pytest
 import tenacity
 
+from imgcompat.core.download import Verification
 from imgcompat.core.enums import Status
 from imgcompat.core.errors import ChecksumMismatch, ImgcompatError, SizeMismatch
 from imgcompat.core.model import Image
 from imgcompat.shell.aclient import AsyncImageClient
 from imgcompat.shell.client import ImageClient
+from imgcompat.shell.upload import upload_source
 from imgcompat.testing.data import Stored
 from tests.faults.faultkit import DATA, SIZE, Glance
 
@@ -92,8 +94,50 @@ def test_server_record_disagreeing_with_the_bytes_raises(
 
     monkeypatch.setattr(g.emulator, "finish_upload", lying)
     with client(g) as c, pytest.raises(ChecksumMismatch) as info:
-        c.create(RAW, data=DATA)
+        c.create(RAW, data=DATA, verification=Verification.ALL)
     assert (info.value.expected, info.value.actual) == (MD5, "0" * 32)
+
+
+def test_a_wrong_strongest_digest_raises_by_default(
+    g: Glance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default policy computes the strongest digest the API publishes (md5 on v1,
+    sha512 on v2) and holds the record to it."""
+    real = g.emulator.finish_upload
+    algorithm, value = ("md5", "0" * 32) if g.api == "v1" else ("sha512", "0" * 128)
+
+    def lying(image_id: str, stored: Stored) -> Any:
+        lie = (attrs.evolve(stored, md5=value) if algorithm == "md5"
+               else attrs.evolve(stored, sha512=value))
+        return real(image_id, lie)
+
+    monkeypatch.setattr(g.emulator, "finish_upload", lying)
+    with client(g) as c, pytest.raises(ChecksumMismatch) as info:
+        c.create(RAW, data=DATA)
+    assert (info.value.algorithm, info.value.actual) == (algorithm, value)
+
+
+@pytest.mark.parametrize("verification", [Verification.STRONGEST, Verification.ALL])
+def test_uploads_verify_what_the_policy_computes(
+    g: Glance, verification: Verification, caplog: pytest.LogCaptureFixture
+) -> None:
+    """End to end through the client, create with data verifies on v1 and v2 under either
+    policy, hashing only what the policy chose, and says nothing about it."""
+    source = upload_source(DATA)
+    with client(g) as c:
+        image = c.create(RAW, data=source, verification=verification)
+        assert_stored(g, image)
+        if g.api == "v1":
+            assert dict(source.digests) == {"md5": MD5}
+        elif verification is Verification.ALL:
+            assert dict(source.digests) == {"md5": MD5, "sha512": SHA512}
+        else:
+            assert dict(source.digests) == {"sha512": SHA512}
+        assert image.id is not None
+        queued = c.create(RAW, activate_empty=False)
+        assert queued.id is not None
+        assert_stored(g, c.upload(queued.id, pieces(), verification=verification))
+    assert "uploaded but" not in caplog.text
 
 
 def test_snapshot_whose_source_breaks_leaves_no_record(g: Glance) -> None:

@@ -13,6 +13,8 @@ The facts each API brings (``seam-contract.md``, ``glance-wire.md``):
   adds locations afterwards; an empty v2 image becomes active by uploading zero bytes,
   after asking the schema which disk formats the server knows;
 - v1 updates with one ``PUT`` of headers, v2 with one JSON patch;
+- a v1 record publishes only md5 (``checksum``); a v2 one, from 2.7 (Rocky), the multihash
+  beside it (sha512 unless the server's ``hashing_algorithm`` says otherwise);
 - a v1 listing has no next links: a full page means there may be more, a short one may be
   the end or a page the server capped silently (``api_limit_max``); v2 says ``next``, also
   under a cap, so its short page without a link is the end.
@@ -41,7 +43,8 @@ from imgcompat.core.exchange import (
     answer_object,
     check_image_id,
 )
-from imgcompat.core.fields import V1_PROPERTY_PREFIX
+from imgcompat.core.fields import BY_NAME, V1_PROPERTY_PREFIX
+from imgcompat.core.integrity import UPLOAD_DIGESTS
 from imgcompat.core.model import Image, Translated
 from imgcompat.core.seam import (
     from_v1_headers,
@@ -64,6 +67,8 @@ _CONTENT_OCTET: Pairs = (*ACCEPT_JSON, ("content-type", OCTET))
 _ACCEPT_OCTET: Pairs = (("accept", OCTET),)
 #: v2 minor from which ``os_hidden`` may be sent as a list filter.
 _OS_HIDDEN_MINOR = 7
+#: v2 minor from which a record carries the multihash (the field table says).
+_MULTIHASH_MINOR = BY_NAME["os_hash_value"].v2_min_minor
 
 
 @attrs.frozen
@@ -118,6 +123,13 @@ class Dialect(abc.ABC):
     def filters_os_hidden(self) -> bool:
         """Whether a listing may send the ``os_hidden`` filter."""
         return False
+
+    @property
+    def published_digests(self) -> tuple[str, ...]:
+        """The digests a record of this API publishes once a default Glance has the data,
+        weakest first: what an upload may compute to be compared with it
+        (:meth:`~imgcompat.core.download.Verification.upload_digests` chooses)."""
+        return ("md5",)
 
     def image_path(self, image_id: str) -> str:
         """The path of one image (its id checked so it cannot leave the path)."""
@@ -271,6 +283,13 @@ class V2Dialect(Dialect):
     def filters_os_hidden(self) -> bool:
         """``os_hidden`` is a v2.7+ filter."""
         return self.minor >= _OS_HIDDEN_MINOR
+
+    @property
+    def published_digests(self) -> tuple[str, ...]:
+        """md5 (``checksum``), and the multihash (sha512 by default) from 2.7 on: a server
+        offering less has no multihash, so an upload to it computes md5 whatever the
+        policy."""
+        return UPLOAD_DIGESTS if self.minor >= _MULTIHASH_MINOR else ("md5",)
 
     def schema_request(self) -> Request:
         """``GET /v2/schemas/image``: the disk formats this server accepts."""

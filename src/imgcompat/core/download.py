@@ -12,7 +12,7 @@ same way; they only read sockets, write files and run the hashers on threads.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeAlias, TypedDict
 
 import attrs
@@ -49,7 +49,8 @@ _SMALL = 16 * 1024
 
 
 class Verification(enum.Enum):
-    """Which of the digests the server published a download checks.
+    """Which of the digests the server publishes a transfer checks: a download
+    (:meth:`select`) or an upload (:meth:`upload_digests`).
 
     An enum, not a flag, so a policy can be added without another keyword everywhere.
     """
@@ -70,6 +71,22 @@ class Verification(enum.Enum):
                 return expected.strongest()
             case Verification.ALL:
                 return expected
+
+    def upload_digests(self, published: Sequence[str]) -> tuple[str, ...]:
+        """The digests an upload computes, out of those the record will publish once the
+        server has the data (``published``, weakest first: md5, then the multihash; the
+        dialect knows them, see :attr:`~imgcompat.core.dialect.Dialect.published_digests`).
+
+        The choice :meth:`select` makes for a download, made before the record exists:
+        STRONGEST hashes the multihash alone when the record will have one, else md5; ALL
+        hashes every one. Whatever is computed is all
+        :func:`~imgcompat.core.integrity.verify_upload` can compare, so an upload hashes
+        nothing it will not compare, and the default hashes once.
+        """
+        chosen = tuple(dict.fromkeys(published))
+        if self is Verification.STRONGEST:
+            return tuple(a for a in chosen if a != "md5")[-1:] or chosen
+        return chosen
 
 
 @attrs.frozen

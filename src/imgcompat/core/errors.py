@@ -12,6 +12,8 @@ tree has one base per kind of failure a caller catches (as httpx draws its own):
     │   ├── ImageNotVerifiable            a download that must be verified has no usable digest
     │   └── ImageTooLarge                 a download past its ``max_size``
     ├── SourceNotRewindable               a one-shot upload source asked for its bytes twice
+    ├── DigestNotComputed                 an upload source asked for a digest it did not
+    │                                     compute (also LookupError)
     ├── MissingExtra (also ImportError)   a part used without the extra that installs it
     ├── ConnectionFailed                  no usable answer from any API server
     │   └── TransferInterrupted           the connection broke while bytes moved
@@ -148,6 +150,24 @@ class ImageTooLarge(ImageUnacceptable):
 
 class SourceNotRewindable(ImgcompatError):
     """An upload source that can be read only once was asked for its bytes a second time."""
+
+
+class DigestNotComputed(ImgcompatError, LookupError):
+    """An upload source was asked for a digest its read did not compute.
+
+    An upload hashes only what the server's record will be compared with (the strongest
+    digest by default): there is no value to give, and an empty or made-up one would pass
+    for a digest. ``computed`` names what was hashed.
+    """
+
+    def __init__(self, algorithm: str, computed: Sequence[str]) -> None:
+        self.algorithm = algorithm
+        self.computed = tuple(computed)
+        super().__init__(
+            f"this upload did not compute {algorithm} (it computed "
+            f"{', '.join(self.computed) or 'no digest'}); upload with "
+            "verification=Verification.ALL, or build the source with "
+            f"digests=(..., {algorithm!r}), to have it")
 
 
 class MissingExtra(ImgcompatError, ImportError):

@@ -1,4 +1,5 @@
-"""What the bytes of an image must hash to, and the rules for resuming a broken download.
+"""What the bytes of an image must hash to, the rules for resuming a broken download, and
+the check of an upload against the record the server made of it (:func:`verify_upload`).
 
 Pure: hashing is arithmetic on bytes handed in; nothing here reads a socket or a file, logs,
 or starts a thread. :class:`~imgcompat.core.download.DownloadState` drives :class:`Verifier` and
@@ -13,7 +14,7 @@ import binascii
 import enum
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
@@ -26,11 +27,14 @@ from imgcompat.core.errors import (
     UnexpectedTransferResponse,
 )
 from imgcompat.core.immutable import FrozenDict
+from imgcompat.core.redaction import redact
 
 if TYPE_CHECKING:
     from imgcompat.core.model import Image
 
 __all__ = [
+    "GLANCE_MULTIHASH",
+    "UPLOAD_DIGESTS",
     "Action",
     "Expected",
     "Hasher",
@@ -41,6 +45,7 @@ __all__ = [
     "MIN_SHAKE_DIGEST_BYTES",
     "new_hasher",
     "normalize_md5",
+    "verify_upload",
 ]
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -50,6 +55,12 @@ _CONTENT_RANGE = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", re.IGNORECASE
 #: collisions at best. A SHAKE output can be asked at any length, so a record saying
 #: ``shake_256`` with one byte of value would otherwise "verify" with 1 chance in 256 of luck.
 MIN_SHAKE_DIGEST_BYTES = 32
+
+#: The multihash a default Glance records (its ``hashing_algorithm`` option, since Rocky).
+GLANCE_MULTIHASH = "sha512"
+#: Every digest a default Glance's record publishes after an upload, weakest first: the
+#: ``checksum`` (md5) and the multihash. What an upload verifying everything computes.
+UPLOAD_DIGESTS: tuple[str, ...] = ("md5", GLANCE_MULTIHASH)
 
 
 class Hasher(Protocol):
@@ -269,6 +280,13 @@ class Verified:
             notes.append(f"not computed: {', '.join(self.skipped)}")
         return f"verified ({done})" + (f"; {'; '.join(notes)}" if notes else "")
 
+    def redacted(self, secrets: Sequence[str]) -> Verified:
+        """The same outcome with ``secrets`` taken out of its reasons (they quote the
+        server, which may echo what the caller sent)."""
+        if not (secrets and self.unverified):
+            return self
+        return attrs.evolve(self, unverified=tuple(redact(r, secrets) for r in self.unverified))
+
 
 class Verifier:
     """Incremental md5 + multihash check of one image's bytes.
@@ -385,6 +403,75 @@ class Verifier:
                 )
             checked[label] = got
         return Verified(self.bytes_seen, checked, (*self._unverified, *self._late))
+
+
+def verify_upload(sent: int, computed: Mapping[str, str], image: Image) -> Verified:
+    """Hold the server's record of an upload to what was sent: ``sent`` bytes whose
+    ``computed`` digests (algorithm -> hex) the upload source hashed.
+
+    The size is always compared, and so is each computed digest the record publishes (md5
+    as ``checksum``, the multihash under its algorithm): a difference raises
+    :class:`SizeMismatch` / :class:`ChecksumMismatch`. A published digest of those an upload
+    can compute (:data:`UPLOAD_DIGESTS`) that this one did not is ``skipped``. When nothing
+    computed could be compared, ``unverified`` says why and whether uploading with
+    ``Verification.ALL`` would verify it; the shell logs that, the caller's secrets out.
+    """
+    notes: list[str] = []
+    if image.checksum is None and image.os_hash_value is None and image.size == 0 and sent:
+        notes.append("the server's record has no size or checksum after the upload")
+    elif image.size != sent:
+        raise SizeMismatch(expected=sent, actual=image.size, image_id=image.id)
+    theirs = _published_digests(image, notes)
+    checked: dict[str, str] = {}
+    skipped: list[str] = []
+    for algo, value in theirs:
+        ours = computed.get(algo)
+        if ours is None:
+            if algo in UPLOAD_DIGESTS:
+                skipped.append(algo)
+            else:
+                notes.append(f"the server hashes with {algo}, which this upload did not "
+                             f"compute ({', '.join(computed) or 'no digest'})")
+        elif ours != value:
+            raise ChecksumMismatch(algorithm=algo, expected=ours, actual=value,
+                                   image_id=image.id)
+        else:
+            checked[algo] = value
+    if not checked:
+        notes.append(_why_nothing_compared(tuple(computed),
+                                           list(dict.fromkeys(a for a, _ in theirs))))
+    return Verified(sent, checked, tuple(notes), tuple(dict.fromkeys(skipped)))
+
+
+def _published_digests(image: Image, notes: list[str]) -> list[tuple[str, str]]:
+    """(algorithm, lower-case hex) of each digest the record publishes that this Python
+    can compute; what it cannot is explained in ``notes``."""
+    out: list[tuple[str, str]] = []
+    if image.checksum:
+        out.append(("md5", image.checksum.strip().lower()))
+    algo, value = image.os_hash_algo, image.os_hash_value
+    if algo and value:
+        label = algo.strip().lower()
+        if label in hashlib.algorithms_available:
+            out.append((label, value.strip().lower()))
+        else:
+            notes.append(f"os_hash_algo {algo!r} is unknown to this Python")
+    elif algo or value:
+        notes.append(f"incomplete multihash (os_hash_algo={algo!r}, os_hash_value={value!r})")
+    return out
+
+
+def _why_nothing_compared(computed: tuple[str, ...], published: list[str]) -> str:
+    """Why no digest verified an upload, and whether another policy would have."""
+    what = (f"the server's record publishes {', '.join(published)}, none of what this "
+            f"upload computed ({', '.join(computed) or 'no digest'})" if published
+            else "the server's record publishes no checksum")
+    missing = [a for a in published if a in UPLOAD_DIGESTS and a not in computed]
+    if missing:
+        return (f"{what}; upload with verification=Verification.ALL to compute "
+                f"{' and '.join(missing)} as well")
+    return (f"{what}; Verification.ALL would not help: it computes "
+            f"{' and '.join(UPLOAD_DIGESTS)} at most")
 
 
 class Action(enum.Enum):

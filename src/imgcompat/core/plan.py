@@ -21,6 +21,7 @@ import attrs
 
 from imgcompat.core.dialect import Dialect, V1Dialect, dialect_for
 from imgcompat.core.discovery import VersionChoice, choose_version
+from imgcompat.core.download import Verification
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat, Status, Visibility
 from imgcompat.core.errors import (
     Conflict,
@@ -49,6 +50,7 @@ from imgcompat.core.exchange import (
     without_locations,
 )
 from imgcompat.core.immutable import JSON
+from imgcompat.core.integrity import UPLOAD_DIGESTS
 from imgcompat.core.listing import Pager, start_listing
 from imgcompat.core.model import Image, Loss, Translated
 from imgcompat.core.seam import as_image, merge_seam_dict
@@ -61,7 +63,8 @@ __all__ = [
     "download_request", "is_retryable_status", "judge", "judge_image", "judge_show",
     "judge_versions", "may_retry", "resumable", "same_image_id", "show_op", "show_request",
     "SnapshotOptions", "snapshot_image",
-    "snapshot_op", "start_listing", "update_op", "upload_op", "upload_request",
+    "snapshot_op", "start_listing", "update_op", "upload_digests", "upload_op",
+    "upload_request",
     "without_locations",
 ]
 
@@ -78,12 +81,15 @@ EMPTY_IMAGE_DISK_FORMATS = (DiskFormat.QCOW2, DiskFormat.VHD, DiskFormat.VMDK, D
 
 @attrs.frozen
 class Upload:
-    """Step: send ``request`` with ``data`` streamed as its body; the answer is
-    :class:`Uploaded` (the upload source knows the size and digests afterwards)."""
+    """Step: send ``request`` with ``data`` streamed as its body, hashing ``digests`` on
+    the way (the verification policy's choice for this API, see :func:`upload_digests`);
+    the answer is :class:`Uploaded` (the upload source knows the size and digests
+    afterwards)."""
 
     request: Request
     data: Any
     size: int | None = None
+    digests: tuple[str, ...] = UPLOAD_DIGESTS
 
 
 @attrs.frozen
@@ -96,7 +102,9 @@ class Uploaded:
 
 @attrs.frozen
 class CheckUpload:
-    """Step: compare what was streamed with the server's record (raises on a mismatch)."""
+    """Step: compare what was streamed with the server's record (raises on a mismatch);
+    the answer is the :class:`~imgcompat.core.integrity.Verified` outcome, which the
+    client logs when nothing could be compared."""
 
     source: Any
     image: Image
@@ -219,6 +227,14 @@ def upload_request(choice: VersionChoice, image_id: str, size: int | None = None
     return dialect_for(choice).upload_request(image_id, size)
 
 
+def upload_digests(choice: VersionChoice,
+                   verification: Verification = Verification.STRONGEST) -> tuple[str, ...]:
+    """The digests an upload to this API computes under ``verification``: md5 on v1 (its
+    record publishes nothing else); on v2 the multihash alone (sha512) by default, md5 and
+    sha512 with ``Verification.ALL``."""
+    return verification.upload_digests(dialect_for(choice).published_digests)
+
+
 # --------------------------------------------------------------------------- operations
 
 
@@ -245,15 +261,19 @@ def _reread(dialect: Dialect, image_id: str) -> Op[Image]:
 
 
 def upload_op(
-    choice: VersionChoice, image_id: str, data: Any, size: int | None = None
+    choice: VersionChoice, image_id: str, data: Any, size: int | None = None, *,
+    verification: Verification = Verification.STRONGEST,
 ) -> Op[Image]:
-    """Stream the data, re-read the record, and check it against what was sent."""
-    return (yield from _upload(dialect_for(choice), image_id, data, size))
+    """Stream the data, re-read the record, and check it against what was sent (the
+    digests ``verification`` chooses, see :func:`upload_digests`)."""
+    return (yield from _upload(dialect_for(choice), image_id, data, size, verification))
 
 
-def _upload(dialect: Dialect, image_id: str, data: Any, size: int | None) -> Op[Image]:
+def _upload(dialect: Dialect, image_id: str, data: Any, size: int | None,
+            verification: Verification) -> Op[Image]:
     request = dialect.upload_request(image_id, size)
-    uploaded: Uploaded = yield Upload(request, data, size)
+    digests = verification.upload_digests(dialect.published_digests)
+    uploaded: Uploaded = yield Upload(request, data, size, digests)
     judge(request, uploaded.response)
     image = yield from _reread(dialect, image_id)
     yield CheckUpload(uploaded.source, image)
@@ -274,12 +294,14 @@ def _schema_disk_formats(response: Response) -> tuple[str, ...]:
 def create_op(
     choice: VersionChoice, image: Image | Mapping[str, Any], data: Any = None, *,
     size: int | None = None, activate_empty: bool = True,
+    verification: Verification = Verification.STRONGEST,
 ) -> Op[Image]:
     """Create; with data upload it; with ``size == 0`` and no data end ``active``.
 
     ``activate_empty=False`` reserves a queued record instead (the snapshot flow, or a
     caller uploading later). A classic seam dict without ``size`` means that too, as it
     did in the classic seam: only ``size: 0`` asked for an empty active image.
+    ``verification``: the digests an upload computes (:func:`upload_digests`).
     """
     dialect = dialect_for(choice)
     if not isinstance(image, Image) and image.get("size") in (None, ""):
@@ -302,7 +324,7 @@ def create_op(
     for request in locations:
         judge(request, (yield request))
     if data is not None:
-        return (yield from _upload(dialect, image_id, data, size))
+        return (yield from _upload(dialect, image_id, data, size, verification))
     if not (empty and dialect.empty_by_upload) or locations:
         # v1 re-reads through HEAD too: its JSON answer carries property text exactly as
         # stored, headers are decoded by the one v1 rule, so every v1 read looks the same.
@@ -312,7 +334,7 @@ def create_op(
     # the format was ours to choose, the record is deleted and made again in the next one.
     for index in range(len(candidates) or 1):
         try:
-            return (yield from _upload(dialect, image_id, b"", 0))
+            return (yield from _upload(dialect, image_id, b"", 0, verification))
         except UnsupportedMediaType:
             if index + 1 >= len(candidates):
                 raise
@@ -342,6 +364,7 @@ def update_op(
     choice: VersionChoice, image_id: str, wanted: Image | Mapping[str, Any], data: Any = None,
     *, size: int | None = None, purge_props: bool = True,
     current: Image | Mapping[str, Any] | None = None,
+    verification: Verification = Verification.STRONGEST,
 ) -> Op[Image]:
     """Send the minimal change from the current record to ``wanted``, then upload data if any.
 
@@ -357,7 +380,8 @@ def update_op(
 
     A classic seam dict as ``wanted`` changes only the keys it has: it is laid over the
     record the change is computed against (:func:`~imgcompat.core.seam.merge_seam_dict`);
-    an ``Image`` is the whole wanted record.
+    an ``Image`` is the whole wanted record. ``verification``: the digests the upload of
+    ``data`` computes (:func:`upload_digests`).
     """
     dialect = dialect_for(choice)
     held = _held_record(current, image_id)
@@ -376,7 +400,7 @@ def update_op(
                                            purge_props=purge_props, told=change.losses)
         result = yield from _send_change(dialect, image_id, fresh, retry.value)
     if data is not None:
-        return (yield from _upload(dialect, image_id, data, size))
+        return (yield from _upload(dialect, image_id, data, size, verification))
     return without_locations(result)
 
 
@@ -464,15 +488,18 @@ def _inherited_record(inherited: Image | Mapping[str, Any] | None) -> Image:
 
 
 def snapshot_op(
-    choice: VersionChoice, image: Image, data: Any = None, *, size: int | None = None
+    choice: VersionChoice, image: Image, data: Any = None, *, size: int | None = None,
+    verification: Verification = Verification.STRONGEST,
 ) -> Op[Image]:
-    """Create the queued record, upload; when the upload fails, delete the record."""
+    """Create the queued record, upload (hashing what ``verification`` chooses); when the
+    upload fails, delete the record."""
     record = yield from create_op(choice, image, activate_empty=False)
     if data is None:
         return record
     assert record.id is not None
     try:
-        return (yield from upload_op(choice, record.id, data, size))
+        return (yield from upload_op(choice, record.id, data, size,
+                                     verification=verification))
     except Exception:
         cleanup = attrs.evolve(delete_request(choice, record.id), retry_on=CLEANUP_RETRY_ON)
         with contextlib.suppress(Exception):  # the upload's failure is the one to report

@@ -14,7 +14,7 @@ import httpx
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice
-from imgcompat.core.download import DownloadPolicy, Progress
+from imgcompat.core.download import DownloadPolicy, Progress, Verification
 from imgcompat.core.enums import Api
 from imgcompat.core.errors import ImgcompatError
 from imgcompat.core.integrity import Verified
@@ -31,7 +31,6 @@ from imgcompat.shell.client import (
 )
 from imgcompat.shell.download import adownload
 from imgcompat.shell.transport import AsyncTransport
-from imgcompat.shell.upload import check_uploaded, upload_source
 
 T = TypeVar("T")
 
@@ -85,12 +84,12 @@ class AsyncImageClient(ClientViews):
         if isinstance(step, plan.Request):
             return await self._transport.send(step, self._identity, budget)
         if isinstance(step, plan.Upload):
-            source = upload_source(step.data, step.size)
+            source = self._upload_source(step)
             return plan.Uploaded(
                 await self._transport.send_stream(step.request, source, self._identity,
                                                   budget), source)
         if isinstance(step, plan.CheckUpload):
-            return check_uploaded(step.source, step.image)
+            return self._check_upload(step)
         self._state.report(step.losses, self._secrets())
         return None
 
@@ -150,39 +149,51 @@ class AsyncImageClient(ClientViews):
                 yield image
 
     async def create(self, image: Image | Mapping[str, Any], data: Any = None, *,
-                     size: int | None = None, activate_empty: bool = True) -> Image:
+                     size: int | None = None, activate_empty: bool = True,
+                     verification: Verification = Verification.STRONGEST) -> Image:
         """A new image; with data, uploaded and active; ``size == 0`` without data ends
-        active too unless ``activate_empty=False`` (a queued reservation)."""
+        active too unless ``activate_empty=False`` (a queued reservation).
+        ``verification``: the digests the upload computes and compares (the strongest
+        the API publishes by default), as for :meth:`ImageClient.create
+        <imgcompat.shell.client.ImageClient.create>`."""
         return await self._call(lambda choice: plan.create_op(
-            choice, image, data, size=size, activate_empty=activate_empty),
-            moves_data=data is not None)
+            choice, image, data, size=size, activate_empty=activate_empty,
+            verification=verification), moves_data=data is not None)
 
     async def update(self, image_id: str, image: Image | Mapping[str, Any],
                      data: Any = None, purge_props: bool = True, *, size: int | None = None,
-                     current: Image | Mapping[str, Any] | None = None) -> Image:
+                     current: Image | Mapping[str, Any] | None = None,
+                     verification: Verification = Verification.STRONGEST) -> Image:
         """Change the record to ``image`` with the minimal request; ``current`` (a held
-        record) saves the read. As :meth:`ImageClient.update
+        record) saves the read; ``verification``: the digests the upload of ``data``
+        computes. As :meth:`ImageClient.update
         <imgcompat.shell.client.ImageClient.update>` says."""
         return await self._call(lambda choice: plan.update_op(
             choice, image_id, image, data, size=size, purge_props=purge_props,
-            current=current), moves_data=data is not None)
+            current=current, verification=verification), moves_data=data is not None)
 
     async def delete(self, image_id: str) -> None:
         """Delete the image (``ImageNotFound`` if it does not exist)."""
         await self._call(lambda choice: plan.delete_op(choice, image_id))
 
-    async def upload(self, image_id: str, data: Any, size: int | None = None) -> Image:
-        """Stream data into a queued image; the record after, checked against the bytes."""
-        return await self._call(lambda choice: plan.upload_op(choice, image_id, data, size),
-                                moves_data=True)
+    async def upload(self, image_id: str, data: Any, size: int | None = None, *,
+                     verification: Verification = Verification.STRONGEST) -> Image:
+        """Stream data into a queued image; the record after, checked against the bytes
+        (the digests ``verification`` chooses, as for :meth:`create`)."""
+        return await self._call(lambda choice: plan.upload_op(
+            choice, image_id, data, size, verification=verification), moves_data=True)
 
     async def snapshot(self, name: str, instance_uuid: str, *, data: Any = None,
-                 size: int | None = None, **options: Unpack[SnapshotOptions]) -> Image:
+                 size: int | None = None,
+                 verification: Verification = Verification.STRONGEST,
+                 **options: Unpack[SnapshotOptions]) -> Image:
         """Create the private snapshot record and upload; a failed upload deletes it.
-        The record's details are :class:`SnapshotOptions` (raw/bare unless given)."""
+        The record's details are :class:`SnapshotOptions` (raw/bare unless given);
+        ``verification``: the digests the upload computes, as for :meth:`create`."""
         record = snapshot_record(name, instance_uuid, options)
         return await self._call(
-            lambda choice: plan.snapshot_op(choice, record, data, size=size),
+            lambda choice: plan.snapshot_op(choice, record, data, size=size,
+                                            verification=verification),
             moves_data=data is not None)
 
     async def download(

@@ -29,7 +29,7 @@ from tenacity.wait import wait_base
 
 from imgcompat.core import plan
 from imgcompat.core.discovery import Endpoint, VersionChoice, choose_version, normalize_endpoint
-from imgcompat.core.download import DownloadOptions, DownloadPolicy, Progress
+from imgcompat.core.download import DownloadOptions, DownloadPolicy, Progress, Verification
 from imgcompat.core.enums import Api, ContainerFormat, DiskFormat
 from imgcompat.core.errors import (
     ImgcompatError,
@@ -55,7 +55,7 @@ from imgcompat.shell.transport import (
     SenderOptions,
     Transport,
 )
-from imgcompat.shell.upload import check_uploaded, upload_source
+from imgcompat.shell.upload import UploadSource, check_uploaded, upload_source
 
 LOG = logging.getLogger("imgcompat")
 T = TypeVar("T")
@@ -369,6 +369,21 @@ class ClientViews:
 
         return expected, options, open_stream
 
+    def _upload_source(self, step: plan.Upload) -> UploadSource:
+        """What an upload step streams, hashing the digests its plan chose."""
+        return upload_source(step.data, step.size, digests=step.digests)
+
+    def _check_upload(self, step: plan.CheckUpload) -> Verified:
+        """The server's record held to what was sent (a difference raises). An upload
+        nothing could verify is never silent: one warning names the image and says why,
+        its reasons (which quote the server) without any secret the caller holds."""
+        secrets = self._secrets()
+        result = check_uploaded(step.source, step.image).redacted(secrets)
+        if not result.verified:
+            LOG.warning("image %s: uploaded but %s", step.image.id or "?",
+                        redact(result.reason, secrets))
+        return result
+
     def _tagged(self, error: ImgcompatError, last: plan.Response | None) -> ImgcompatError:
         """An error leaving an operation names this view's request id and the server's,
         and shows no secret (the one redaction point of every error a caller sees)."""
@@ -459,11 +474,11 @@ class ImageClient(ClientViews):
         if isinstance(step, plan.Request):
             return self._transport.send(step, self._identity, budget)
         if isinstance(step, plan.Upload):
-            source = upload_source(step.data, step.size)
+            source = self._upload_source(step)
             return plan.Uploaded(self._transport.send_stream(step.request, source,
                                                              self._identity, budget), source)
         if isinstance(step, plan.CheckUpload):
-            return check_uploaded(step.source, step.image)
+            return self._check_upload(step)
         self._state.report(step.losses, self._secrets())
         return None
 
@@ -521,43 +536,60 @@ class ImageClient(ClientViews):
             yield from images
 
     def create(self, image: Image | Mapping[str, Any], data: Any = None, *, size: int | None = None,
-               activate_empty: bool = True) -> Image:
+               activate_empty: bool = True,
+               verification: Verification = Verification.STRONGEST) -> Image:
         """A new image; with data, uploaded and active; ``size == 0`` without data ends
-        active too unless ``activate_empty=False`` (a queued reservation)."""
+        active too unless ``activate_empty=False`` (a queued reservation).
+
+        ``verification``: which digests the upload computes and compares with the
+        server's record, as for :meth:`download`: the strongest the API publishes by
+        default (sha512 on v2, md5 on v1), every one with ``Verification.ALL`` (md5 and
+        sha512 on v2). An upload nothing could verify (the record publishes none of them)
+        is logged as a warning naming the image; a difference raises
+        :class:`~imgcompat.core.errors.ChecksumMismatch`."""
         return self._call(lambda choice: plan.create_op(
-            choice, image, data, size=size, activate_empty=activate_empty),
-            moves_data=data is not None)
+            choice, image, data, size=size, activate_empty=activate_empty,
+            verification=verification), moves_data=data is not None)
 
     def update(self, image_id: str, image: Image | Mapping[str, Any], data: Any = None,
                purge_props: bool = True, *, size: int | None = None,
-               current: Image | Mapping[str, Any] | None = None) -> Image:
+               current: Image | Mapping[str, Any] | None = None,
+               verification: Verification = Verification.STRONGEST) -> Image:
         """Change the record to ``image`` with the minimal request (v2 JSON patch, v1
         headers); ``purge_props`` removes properties ``image`` lacks; with ``data``, upload
         it afterwards. The record after the change. ``current``: the record the caller
         holds (from show, create or the last update): the change is computed against it
         without reading the image first (one request on v2); a stale view that the server
         refuses (409) is read again once and the change retried
-        (:func:`~imgcompat.core.plan.update_op` says what stale means on v1)."""
+        (:func:`~imgcompat.core.plan.update_op` says what stale means on v1).
+        ``verification``: the digests the upload of ``data`` computes, as for
+        :meth:`create`."""
         return self._call(lambda choice: plan.update_op(
             choice, image_id, image, data, size=size, purge_props=purge_props,
-            current=current), moves_data=data is not None)
+            current=current, verification=verification), moves_data=data is not None)
 
     def delete(self, image_id: str) -> None:
         """Delete the image (``ImageNotFound`` if it does not exist)."""
         self._call(lambda choice: plan.delete_op(choice, image_id))
 
-    def upload(self, image_id: str, data: Any, size: int | None = None) -> Image:
-        """Stream data into a queued image; the record after, checked against the bytes."""
-        return self._call(lambda choice: plan.upload_op(choice, image_id, data, size),
-                          moves_data=True)
+    def upload(self, image_id: str, data: Any, size: int | None = None, *,
+               verification: Verification = Verification.STRONGEST) -> Image:
+        """Stream data into a queued image; the record after, checked against the bytes
+        (the digests ``verification`` chooses, as for :meth:`create`)."""
+        return self._call(lambda choice: plan.upload_op(
+            choice, image_id, data, size, verification=verification), moves_data=True)
 
     def snapshot(self, name: str, instance_uuid: str, *, data: Any = None,
-                 size: int | None = None, **options: Unpack[SnapshotOptions]) -> Image:
+                 size: int | None = None,
+                 verification: Verification = Verification.STRONGEST,
+                 **options: Unpack[SnapshotOptions]) -> Image:
         """Create the private snapshot record and upload; a failed upload deletes it.
-        The record's details are :class:`SnapshotOptions` (raw/bare unless given)."""
+        The record's details are :class:`SnapshotOptions` (raw/bare unless given);
+        ``verification``: the digests the upload computes, as for :meth:`create`."""
         record = snapshot_record(name, instance_uuid, options)
-        return self._call(lambda choice: plan.snapshot_op(choice, record, data, size=size),
-                          moves_data=data is not None)
+        return self._call(lambda choice: plan.snapshot_op(
+            choice, record, data, size=size, verification=verification),
+            moves_data=data is not None)
 
     def download(
         self,

@@ -36,8 +36,6 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol, TypeAlias, overload
 
-import attrs
-
 from imgcompat.core.download import DownloadOptions, DownloadState
 from imgcompat.core.errors import ImageNotVerifiable, TransferInterrupted
 from imgcompat.core.integrity import Action, Expected, Hasher, Verified
@@ -137,9 +135,7 @@ class _Transfer:
         """
         with self._warn_if_refused():
             result = self.state.finish()
-        if self.secrets and result.unverified:
-            result = attrs.evolve(result, unverified=tuple(
-                redact(reason, self.secrets) for reason in result.unverified))
+        result = result.redacted(self.secrets)
         if not result.verified:
             self._warn(f"downloaded but {result.reason}")
         return result

@@ -1,17 +1,19 @@
-"""Upload sources: image bytes read in ``chunk_size`` blocks, md5 and sha512 hashed on the fly.
+"""Upload sources: image bytes read in ``chunk_size`` blocks, hashed on the fly.
 
-Each block is hashed on two threads (hashlib releases the GIL) while it is being sent, so
-the digests cost no extra pass over the data; :func:`check_uploaded` then holds the
-server's record to them.
+A source hashes the digests it is given: the verification policy's choice for the API
+(:func:`~imgcompat.core.plan.upload_digests`: sha512 alone on v2 by default, md5 on v1, both
+with ``Verification.ALL``), so nothing is hashed that will not be compared. Each block is
+hashed on one thread per digest (hashlib releases the GIL) while it is being sent, so the
+digests cost no extra pass over the data; :func:`check_uploaded` then holds the server's
+record to them (:func:`~imgcompat.core.integrity.verify_upload`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from typing import IO, TYPE_CHECKING, Any, TypeAlias, cast
@@ -19,8 +21,9 @@ from typing import IO, TYPE_CHECKING, Any, TypeAlias, cast
 import attrs
 
 from imgcompat.core.download import DEFAULT_CHUNK_SIZE, Batcher
-from imgcompat.core.errors import ChecksumMismatch, SizeMismatch, SourceNotRewindable
-from imgcompat.core.integrity import Hasher, Verified, new_hasher
+from imgcompat.core.errors import DigestNotComputed, SizeMismatch, SourceNotRewindable
+from imgcompat.core.immutable import FrozenDict
+from imgcompat.core.integrity import UPLOAD_DIGESTS, Hasher, Verified, new_hasher, verify_upload
 
 if TYPE_CHECKING:
     from imgcompat.core.model import Image
@@ -49,12 +52,15 @@ class UploadOptions:
 
 
 class UploadSource:
-    """Image bytes to upload, hashed (md5 and sha512, side by side) as they are read.
+    """Image bytes to upload, hashed (each of ``digests``, side by side) as they are read.
 
+    ``digests`` names the algorithms to compute (any hashlib name; default md5 and sha512,
+    all a default Glance publishes: the clients pass their verification policy's choice).
     ``declared_size`` is known up front for paths, bytes and seekable files (or when given);
-    after a complete iteration ``size``, ``md5`` and ``sha512`` describe what was read.
-    A path, bytes or a seekable file can be read again (a retried upload); a one-shot
-    iterator raises :class:`SourceNotRewindable` on a second read.
+    after a complete iteration ``size`` and ``digests`` describe what was read (``md5`` /
+    ``sha512`` too, when computed). A path, bytes or a seekable file can be read again (a
+    retried upload); a one-shot iterator raises :class:`SourceNotRewindable` on a second
+    read.
     """
 
     def __init__(
@@ -63,9 +69,11 @@ class UploadSource:
         size: int | None = None,
         *,
         options: UploadOptions | None = None,
+        digests: Sequence[str] = UPLOAD_DIGESTS,
     ) -> None:
         if size is not None and size < 0:
             raise ValueError("size must be >= 0")
+        self.computes = _algorithms(digests)
         self.chunk_size = (options or UploadOptions()).chunk_size
         self._data: Any = cast(Any, data)
         self._kind, known, self.rewindable = _classify(data)
@@ -75,8 +83,9 @@ class UploadSource:
         self._start = self._data.tell() if self._kind == "file" and self.rewindable else 0
         self._started = False
         self._read = 0
-        self._done: dict[str, str] | None = None
-        self._hashers: tuple[Hasher, Hasher] = _upload_hashers()
+        self._done: FrozenDict[str, str] | None = None
+        self._hashing: tuple[str, ...] = ()
+        self._hashers: tuple[Hasher, ...] = ()
 
     # -- results
 
@@ -90,20 +99,36 @@ class UploadSource:
         """True once the source was read to its end (the digests are then known)."""
         return self._done is not None
 
-    def _digest(self, name: str) -> str:
+    @property
+    def digests(self) -> FrozenDict[str, str]:
+        """Algorithm -> hex digest of what was read, for each one computed (RuntimeError
+        before the end)."""
         if self._done is None:
             raise RuntimeError("the upload source has not been read to the end yet")
-        return self._done[name]
+        return self._done
+
+    def _digest(self, name: str) -> str:
+        done = self.digests
+        if name not in done:
+            raise DigestNotComputed(name, tuple(done))
+        return done[name]
 
     @property
     def md5(self) -> str:
-        """Hex md5 of what was read (RuntimeError before the end)."""
+        """Hex md5 of what was read (RuntimeError before the end;
+        :class:`DigestNotComputed` when this read did not compute it)."""
         return self._digest("md5")
 
     @property
     def sha512(self) -> str:
-        """Hex sha512 of what was read (RuntimeError before the end)."""
+        """Hex sha512 of what was read (RuntimeError before the end;
+        :class:`DigestNotComputed` when this read did not compute it)."""
         return self._digest("sha512")
+
+    def compute(self, digests: Sequence[str]) -> None:
+        """Hash ``digests`` from the next read on (the digests of a read already done
+        stay as they were computed)."""
+        self.computes = _algorithms(digests)
 
     # -- reading
 
@@ -116,7 +141,8 @@ class UploadSource:
         self._started = True
         self._read = 0
         self._done = None
-        self._hashers = _upload_hashers()
+        self._hashing = self.computes  # what this read computes, whatever compute() says
+        self._hashers = tuple(new_hasher(name) for name in self._hashing)
         if self._kind == "file" and self.rewindable:
             self._data.seek(self._start)
 
@@ -128,8 +154,8 @@ class UploadSource:
     def _end(self) -> None:
         if self.declared_size is not None and self._read != self.declared_size:
             raise SizeMismatch(expected=self.declared_size, actual=self._read)
-        md5, sha = self._hashers
-        self._done = {"md5": md5.hexdigest(), "sha512": sha.hexdigest()}
+        self._done = FrozenDict({name: h.hexdigest()
+                                 for name, h in zip(self._hashing, self._hashers, strict=True)})
 
     def _blocks(self) -> Iterator[bytes]:
         """Raw blocks of the source, coalesced to ``chunk_size`` (sync reading)."""
@@ -162,7 +188,8 @@ class UploadSource:
         if self._kind == "aiter":
             raise TypeError("an async iterable source can only be read with aiter_chunks()")
         self._begin()
-        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="imgcompat-upload")
+        pool = ThreadPoolExecutor(max_workers=len(self._hashers),
+                                  thread_name_prefix="imgcompat-upload")
         pending: list[Future[None]] = []
         try:
             for block in self._blocks():
@@ -178,7 +205,8 @@ class UploadSource:
     async def aiter_chunks(self) -> AsyncIterator[bytes]:
         """The async twin: file reads and hashing run on worker threads, not on the loop."""
         self._begin()
-        pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="imgcompat-upload")
+        pool = ThreadPoolExecutor(max_workers=len(self._hashers) + 1,
+                                  thread_name_prefix="imgcompat-upload")
         pending: list[Future[None]] = []
         loop = asyncio.get_running_loop()
         try:
@@ -239,8 +267,16 @@ def _abandon(pool: ThreadPoolExecutor, pending: list[Future[None]]) -> None:
     pool.shutdown(wait=True)
 
 
-def _upload_hashers() -> tuple[Hasher, Hasher]:
-    return new_hasher("md5"), new_hasher("sha512")
+def _algorithms(digests: Sequence[str]) -> tuple[str, ...]:
+    """The algorithms to compute, normalised and checked now (not at the first block)."""
+    if isinstance(digests, str):
+        raise TypeError("digests is a sequence of algorithm names, not one name")
+    names = tuple(dict.fromkeys(name.strip().lower() for name in digests))
+    if not names:
+        raise ValueError("an upload source computes at least one digest")
+    for name in names:
+        new_hasher(name)  # ValueError if this Python cannot compute it
+    return names
 
 
 def _as_bytes(chunk: object) -> bytes:
@@ -293,54 +329,33 @@ def _classify(data: Any) -> tuple[str, int | None, bool]:
 
 
 def upload_source(
-    data: UploadData, size: int | None = None, *, options: UploadOptions | None = None
+    data: UploadData, size: int | None = None, *, options: UploadOptions | None = None,
+    digests: Sequence[str] | None = None,
 ) -> UploadSource:
     """The one way to upload: wrap a path, binary file, bytes or (async) iterable of bytes.
 
     ``size``, when given, is what the source must hold (a difference raises
-    :class:`SizeMismatch`). An existing :class:`UploadSource` is returned as is (a retry
-    reuses its rewind rules).
+    :class:`SizeMismatch`). ``digests``: what to hash (default: md5 and sha512). An
+    existing :class:`UploadSource` is returned as is (a retry reuses its rewind rules),
+    set to compute ``digests`` when they are given.
     """
     if isinstance(data, UploadSource):
         if size is not None and data.declared_size is not None and size != data.declared_size:
             raise SizeMismatch(expected=size, actual=data.declared_size)
+        if digests is not None:
+            data.compute(digests)
         return data
-    return UploadSource(data, size, options=options)
+    return UploadSource(data, size, options=options,
+                        digests=UPLOAD_DIGESTS if digests is None else digests)
 
 
 def check_uploaded(source: UploadSource, image: Image) -> Verified:
     """Compare what was sent with the server's record of it; a difference raises.
 
-    The record's size and ``checksum`` must equal what was read; its multihash is compared
-    when it is md5 or sha512 (another algorithm is reported in ``unverified``).
+    The record's size is always compared, and each digest the source computed that the
+    record publishes; when none could be, ``unverified`` says why and what would verify
+    it (:func:`~imgcompat.core.integrity.verify_upload`).
     """
     if not source.complete:
         raise RuntimeError("check_uploaded needs an upload source that was read to the end")
-    sent = source.size or 0
-    notes: list[str] = []
-    checked: dict[str, str] = {}
-    if image.checksum is None and image.os_hash_value is None and image.size == 0 and sent:
-        notes.append("the server's record has no size or checksum after the upload")
-    elif image.size != sent:
-        raise SizeMismatch(expected=sent, actual=image.size, image_id=image.id)
-    ours = {"md5": source.md5, "sha512": source.sha512}
-    theirs: list[tuple[str, str]] = []
-    if image.checksum:
-        theirs.append(("md5", image.checksum.strip().lower()))
-    else:
-        notes.append("the server's record has no md5 checksum")
-    if image.os_hash_algo and image.os_hash_value:
-        algo = image.os_hash_algo.strip().lower()
-        if algo in ours:
-            theirs.append((algo, image.os_hash_value.strip().lower()))
-        elif algo in hashlib.algorithms_available:
-            notes.append(f"the server hashes with {algo}; only md5 and sha512 were computed")
-        else:
-            notes.append(f"os_hash_algo {image.os_hash_algo!r} is unknown to this Python")
-    for algo, value in theirs:
-        if ours[algo] != value:
-            raise ChecksumMismatch(
-                algorithm=algo, expected=ours[algo], actual=value, image_id=image.id
-            )
-        checked[algo] = value
-    return Verified(sent, checked, tuple(notes))
+    return verify_upload(source.size or 0, source.digests, image)
