@@ -338,3 +338,23 @@ def test_a_wrong_sha512_fails_the_client_call() -> None:
             pytest.raises(ChecksumMismatch) as info:
         client.create(Image(name="n", disk_format="raw", container_format="bare"), DATA)
     assert info.value.algorithm == "sha512"
+
+
+@pytest.mark.parametrize("api", ["v1", "v2", "both"])
+def test_an_empty_upload_the_server_never_read_is_still_checked(api: str) -> None:
+    """Nothing to send: a server may answer without reading the (empty) body; the source's
+    digests are those of nothing, not a bare RuntimeError."""
+    from imgcompat.testing import Emulator
+
+    client = ImageClient("http://glance.test", transport=Emulator(api=api).sync_transport())
+    image = client.create(Image(name="empty", disk_format="raw", container_format="bare"),
+                          data=b"")
+    assert image.size in (0, None)
+
+
+def test_data_the_server_did_not_read_is_a_typed_error() -> None:
+    from imgcompat.core.errors import UnexpectedResponse
+
+    source = UploadSource(b"abc", digests=("sha512",))
+    with pytest.raises(UnexpectedResponse, match="without reading all of its data"):
+        check_uploaded(source, Image(id="i-1", size=3))
