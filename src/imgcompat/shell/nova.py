@@ -153,7 +153,8 @@ class ImageService:
     def download(self, context: object, image_id: str, data: IO[bytes] | None = None,
                  dst_path: str | os.PathLike[str] | None = None
                  ) -> Verified | Iterator[bytes]:
-        """The image's bytes, checked against every digest the server published: into
+        """The image's bytes, checked against the strongest digest the server published
+        (the client's default :class:`~imgcompat.core.download.Verification`): into
         ``data`` (an open binary file; it wins over ``dst_path``, as in the classic seam),
         into ``dst_path`` (written atomically: no partial file is ever left there), or --
         neither given -- an iterator of chunks, whose last chunk comes only once the
