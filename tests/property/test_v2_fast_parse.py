@@ -20,6 +20,7 @@ from imgcompat import from_v2
 from imgcompat.core.fields import BY_V2_KEY
 from imgcompat.core.immutable import FrozenDict
 from imgcompat.core.model import V2Image
+from imgcompat.core.scalars import parse_time, zulu_time
 from imgcompat.core.schema import _FORMATS, _Validator, inlined_schema
 from imgcompat.core.seam import _wire_to_image, from_v2_list
 from imgcompat.core.translate import v2_to_image
@@ -71,6 +72,9 @@ _DATE_EDGES = st.sampled_from([
     "2026-02-30T00:00:00Z", "2026-11-24T24:00:00Z", "2026-11-24T23:59:60Z",
     "2026-11-24T17:07:57Z\n", " 2026-11-24T17:07:57Z", "2026-11-24", "2026-11-24T17:07Z",
     "2026-11-24T17:07:57-00:00", "2026-11-24T17:07:57+24:00", "0000-01-01T00:00:00Z",
+    # 20 characters, as the usual form, that Python's fromisoformat takes and RFC 3339 not
+    "20261124T170757+0000", "2026-W47-2T17:07:57Z", "20261124T17:07:57.1Z",
+    "2026-11-24T170757.5Z", "\uff12026-11-24T17:07:57Z",
 ])
 _ONE_OF_EACH_TYPE: st.SearchStrategy[Any] = st.sampled_from(
     [None, True, False, 0, 1, -1, 5.0, 0.5, "", "x", [], {}])
@@ -131,7 +135,8 @@ def v2_documents(draw: st.DrawFn) -> tuple[Any, bool]:
         doc.pop(draw(st.sampled_from(keys)))
     elif mutation == "extra":
         name = draw(st.one_of(property_names(api="2"), st.text(max_size=6),
-                              st.sampled_from(["Size", "self ", "deleted", "os_glance_x"])))
+                              st.sampled_from(["Size", "self ", "deleted", "os_glance_x", "",
+                                               "k" * 255, "k" * 256, "é" * 256])))
         doc[name] = draw(st.one_of(_HOSTILE, st.text(max_size=8)))
     elif mutation == "special":
         doc[draw(st.sampled_from(["kernel_id", "ramdisk_id"]))] = draw(
@@ -188,6 +193,27 @@ def test_one_value_at_the_edge(image: V2Image, key: str, data: st.DataObject) ->
     sub = _ENTITY["properties"].get(key, _ENTITY["additionalProperties"])
     doc[key] = data.draw(_edges(sub))
     _agree(doc, True)
+
+
+@given(v2_images(), st.sampled_from(["", "k" * 255, "k" * 256, "é" * 255, "é" * 256]),
+       st.one_of(_HOSTILE, st.text(max_size=3)))
+def test_a_key_at_the_edge_of_the_names(image: V2Image, name: str, value: Any) -> None:
+    """A custom property whose name is at the edge of what ``propertyNames`` accepts."""
+    doc = v2image_to_v2_json(image)
+    doc[name] = value
+    _agree(doc, True)
+
+
+@given(st.one_of(_DATE_EDGES, st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}"
+                                             r":[0-9]{2}Z\Z"), st.text(max_size=22)))
+def test_a_time_in_the_usual_form_is_what_the_schema_and_the_parse_say(text: str) -> None:
+    """The compiled read takes :func:`zulu_time`'s answer as valid and as the value."""
+    quick = zulu_time(text)
+    if quick is not None:
+        assert _FORMATS.conforms(text, "date-time"), text
+        parsed = parse_time(text, "t")
+        assert quick == parsed
+        assert quick.tzinfo is parsed.tzinfo
 
 
 def _agree(doc: Any, broken: bool) -> None:

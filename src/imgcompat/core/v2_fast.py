@@ -25,6 +25,13 @@ it answers None, and the reference decides and names the field, as before. Its c
   (``enum``, ``patternProperties``, a ``$ref`` left unresolved...) accepts nothing: a
   document holding that key always steps aside.
 
+A server's usual values take a shorter way, to the same answer: a declared enum member
+the schema accepts is one dict lookup (no pattern, no parse), a time in a server's own form
+one parse (:func:`~imgcompat.core.scalars.zulu_time`: the ``date-time`` format accepts it
+and the parse gives it, which the property test holds it to), key names bounded only in
+length are checked all at once, and an entity without custom properties shares one empty
+map.
+
 fastjsonschema compiles schemas too, but to drafts 4-7 semantics, with Python's ``$`` in
 patterns and its own date-time: it would accept what the schema here refuses.
 """
@@ -38,7 +45,7 @@ from typing import Any, Final
 from imgcompat.core.fields import BY_V2_KEY, Kind
 from imgcompat.core.immutable import FrozenDict
 from imgcompat.core.model import V2Image
-from imgcompat.core.scalars import json_parser, json_unchanged
+from imgcompat.core.scalars import declared_members, json_parser, json_unchanged, zulu_time
 from imgcompat.core.schema import _compile, format_check, inlined_schema
 
 __all__ = ["Wire", "checker", "v2_list_wire_fast", "v2_wire_fast", "wire_to_v2image"]
@@ -215,6 +222,8 @@ def _object_check(schema: Mapping[str, Any]) -> Check | None:
 
 _MISSING: Final = object()
 _STR_ONLY: Final = frozenset({str})
+#: The properties of every entity without custom ones (a frozen map may be shared).
+_NO_PROPERTIES: Final[FrozenDict[str, str]] = FrozenDict()
 
 
 def _conversion(kind: Kind, schema: Any, key: str, src: _Source) -> str:
@@ -228,6 +237,52 @@ def _conversion(kind: Kind, schema: Any, key: str, src: _Source) -> str:
     if types is not None and type(None) in types:
         return f"None if raw is None else {parse}"
     return parse
+
+
+def _quick(kind: Kind, schema: Any, src: _Source) -> str | None:
+    """An expression giving the attribute straight from the usual texts of its key (None
+    for any other value: the general check and conversion take it), when there are such
+    texts: an enum's declared members the schema accepts (found by one dict lookup instead
+    of a pattern and a parse), and times in a server's form (:func:`zulu_time`, which the
+    ``date-time`` format accepts and the parse gives) when a string of that format is all
+    the schema asks."""
+    check = checker(schema)
+    members = declared_members(kind)
+    if members and check is not None:
+        table = {text: member for text, member in members.items() if check(text)}
+        if table:
+            return f"{src.bind(table, 'members')}.get(raw) if type(raw) is str else None"
+    plain = isinstance(schema, Mapping) and not set(schema) - _ANNOTATIONS - {"type", "format"}
+    if (kind is Kind.DATETIME and plain and schema.get("format") == "date-time"
+            and str in (_types(schema) or ())):
+        return f"{src.bind(zulu_time, 'zulu')}(raw) if type(raw) is str else None"
+    return None
+
+
+def _names_source(names: Any, src: _Source) -> list[str] | None:
+    """The check of every key's name (``propertyNames``), as lines of the entity parser:
+    length bounds alone are checked over all keys at once."""
+    if not isinstance(names, Mapping):
+        return None
+    longest, shortest = names.get("maxLength"), names.get("minLength")
+    if (not set(names) - _ANNOTATIONS - {"type", "maxLength", "minLength"}
+            and names.get("type", "string") == "string"
+            and type(longest or 0) is int and type(shortest or 0) is int):
+        lines = ["    if not _STR_ONLY.issuperset(map(type, doc)):",
+                 "        return None"]
+        if longest is not None:
+            lines += [f"    if max(map(len, doc), default=0) > {longest}:",
+                      "        return None"]
+        if shortest is not None:
+            lines += [f"    if min(map(len, doc), default={shortest}) < {shortest}:",
+                      "        return None"]
+        return lines
+    test = _expression({**names, "type": "string"}, "k", src)
+    if test is None:
+        return None
+    return ["    for k in doc:",
+            f"        if not {test}:",
+            "            return None"]
 
 
 def _entity_source(schema: Mapping[str, Any], src: _Source) -> str | None:
@@ -245,22 +300,22 @@ def _entity_source(schema: Mapping[str, Any], src: _Source) -> str | None:
              "    get = doc.get"]
     names = schema.get("propertyNames")
     if names is not None:  # every key's name, as a string (a JSON key is one)
-        if not isinstance(names, Mapping):
+        checks = _names_source(names, src)
+        if checks is None:
             return None
-        test = _expression({**names, "type": "string"}, "k", src)
-        if test is None:
-            return None
-        lines += ["    for k in doc:",
-                  f"        if not {test}:",
-                  "            return None"]
+        lines += checks
     attrs: list[str] = []
     for key, f in BY_V2_KEY.items():  # the base attributes
         sub = declared.get(key, extra)
         test = _expression(sub, "raw", src) or "False"
+        quick = _quick(f.kind, sub, src)
         lines += [f"    raw = get({key!r}, _MISSING)",
                   "    if raw is _MISSING:",
-                  f"        v_{f.name} = None",
-                  f"    elif {test}:",
+                  f"        v_{f.name} = None"]
+        if quick is not None:
+            lines += [f"    elif (quick := {quick}) is not None:",
+                      f"        v_{f.name} = quick"]
+        lines += [f"    elif {test}:",
                   f"        v_{f.name} = {_conversion(f.kind, sub, key, src)}",
                   "    else:",
                   "        return None"]
@@ -273,7 +328,10 @@ def _entity_source(schema: Mapping[str, Any], src: _Source) -> str | None:
                   "        return None"]
     # Every other key is a custom property: the reference keeps it when it is a string.
     table = src.bind(frozenset(BY_V2_KEY), "table")
-    lines += [f"    props = {{k: v for k, v in doc.items() if k not in {table}}}",
+    fields = "{" + ", ".join(f"{a!r}: v_{a}" for a in attrs) + "}"
+    lines += [f"    if doc.keys() <= {table}:",
+              f"        return {fields}, _NO_PROPERTIES",
+              f"    props = {{k: v for k, v in doc.items() if k not in {table}}}",
               "    if props:",
               "        if not (_STR_ONLY.issuperset(map(type, props.values()))",
               "                and _STR_ONLY.issuperset(map(type, props))):",
@@ -284,8 +342,7 @@ def _entity_source(schema: Mapping[str, Any], src: _Source) -> str | None:
                   f"            if k not in {src.bind(frozenset(customs), 'declared')}"
                   f" and not {others}:",
                   "                return None"]
-    fields = ", ".join(f"{a!r}: v_{a}" for a in attrs)
-    lines.append(f"    return {{{fields}}}, _FrozenDict(props)")
+    lines.append(f"    return {fields}, _FrozenDict(props)")
     return "\n".join(lines) + "\n"
 
 
@@ -313,7 +370,8 @@ Wire = tuple[dict[str, Any], FrozenDict[str, str]]
 @functools.cache
 def _entity_parser() -> Callable[[dict[Any, Any]], Wire | None] | None:
     src = _Source()
-    src.names.update(_MISSING=_MISSING, _STR_ONLY=_STR_ONLY, _FrozenDict=FrozenDict)
+    src.names.update(_MISSING=_MISSING, _STR_ONLY=_STR_ONLY, _FrozenDict=FrozenDict,
+                     _NO_PROPERTIES=_NO_PROPERTIES)
     source = _entity_source(inlined_schema("v2-image"), src)
     return None if source is None else src.function(source, "entity")
 

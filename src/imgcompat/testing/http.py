@@ -24,6 +24,24 @@ Send = Callable[[Message], Awaitable[None]]
 HeaderList = Iterable[tuple[str, str]]
 
 
+def json_bytes(value: Any) -> bytes:
+    """``value`` as Glance writes JSON: ``ensure_ascii=False`` (UTF-8 on the wire) and
+    the default ``", "`` / ``": "`` separators."""
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def json_array(items: Iterable[bytes]) -> bytes:
+    """The array of values already encoded by :func:`json_bytes`: the same bytes as
+    :func:`json_bytes` of the list of them."""
+    return b"[" + b", ".join(items) + b"]"
+
+
+def json_object(members: Iterable[tuple[str, bytes]]) -> bytes:
+    """The object of (key, value encoded by :func:`json_bytes`) in order: the same bytes
+    as :func:`json_bytes` of the dict of them."""
+    return b"{" + b", ".join(json_bytes(key) + b": " + value for key, value in members) + b"}"
+
+
 class BodyBroken(Exception):
     """The client went away before the request body was complete."""
 
@@ -176,8 +194,12 @@ class Responder:
         await self._send({"type": "http.response.body", "body": body})
 
     async def json(self, status: int, doc: Any, headers: HeaderList = ()) -> None:
-        # Glance writes its entities with ensure_ascii=False: UTF-8 on the wire.
-        body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        """``doc`` as Glance writes it (see :func:`json_bytes`)."""
+        await self.encoded_json(status, json_bytes(doc), headers)
+
+    async def encoded_json(self, status: int, body: bytes, headers: HeaderList = ()) -> None:
+        """A JSON answer already encoded (:func:`json_bytes`, or a join of such pieces by
+        :func:`json_object` / :func:`json_array`); the malformed-JSON fault applies."""
         if self._faults.take_malformed():
             body = body[: max(1, len(body) // 2)]
         await self.body(status, body, "application/json", headers)

@@ -16,7 +16,7 @@ import os
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -128,6 +128,11 @@ class Store:
     The same lock keeps the sorted orders of :mod:`.orders` in step with the records:
     every write moves a record's keys before the lock is let go, and :meth:`walk` reads an
     order under it.
+
+    Records are immutable, so what a record renders to (its JSON entity, per API and
+    server settings) is worth keeping: :meth:`rendered` computes it once per record
+    version, and :meth:`_store`, where every version is replaced, drops it. A listing
+    page is then a join of kept fragments instead of a thousand renders.
     """
 
     def __init__(self) -> None:
@@ -135,6 +140,8 @@ class Store:
         self._orders = {columns: SortedIndex(columns) for columns in ORDERS}
         self._members: dict[str, dict[str, Member]] = {}
         self._tasks: dict[str, Task] = {}
+        #: Per image id: the record version rendered, and its renders by variant.
+        self._rendered: dict[str, tuple[Record, dict[Hashable, bytes]]] = {}
         self._lock = threading.RLock()
 
     def new_id(self) -> str:
@@ -170,10 +177,32 @@ class Store:
         """Keep ``record`` and move its keys in every order (the lock is held)."""
         old = self._records.get(record.id)
         self._records[record.id] = record
+        self._rendered.pop(record.id, None)
         was = None if old is None or old.gone else old
         live = None if record.gone else record
         for order in self._orders.values():
             order.move(was, live)
+
+    def rendered(self, record: Record, variant: Hashable,
+                 render: Callable[[Record], bytes]) -> bytes:
+        """``render(record)``, computed once for this version of the record and this
+        ``variant`` (what else the render depends on: API, minor, settings).
+
+        Only the version the store holds is kept (a render of one it has replaced is
+        computed and not kept), and a kept render is only given back for the very record
+        object it was made from, so a page always shows the records it walked.
+        """
+        entry = self._rendered.get(record.id)
+        if entry is None or entry[0] is not record:
+            entry = (record, {})
+            with self._lock:
+                if self._records.get(record.id) is record:
+                    entry = self._rendered.setdefault(record.id, entry)
+        renders = entry[1]
+        text = renders.get(variant)
+        if text is None:
+            text = renders[variant] = render(record)
+        return text
 
     def all(self) -> list[Record]:
         with self._lock:

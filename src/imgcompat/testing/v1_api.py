@@ -24,7 +24,7 @@ from imgcompat.core.model import V1Image
 from imgcompat.core.v1 import v1_headers_to_v1image
 
 from .data import receive_data
-from .http import BodyBroken, Request, Responder
+from .http import BodyBroken, Request, Responder, json_array, json_bytes, json_object
 from .http_errors import HttpError
 from .render import v1_headers, v1_json, v1_summary_json
 from .store import NotFound, Record, now
@@ -376,7 +376,10 @@ class V1Api:
             records = records[ids.index(marker) + 1:]
         page = records[:limit]
         render = v1_json if detail else v1_summary_json
-        await resp.json(200, {"images": [render(r) for r in page]})
+        store = self.emu.store
+        # Each entity encoded once per record version (the store keeps it), then joined.
+        entities = [store.rendered(r, render, lambda r: json_bytes(render(r))) for r in page]
+        await resp.encoded_json(200, json_object([("images", json_array(entities))]))
 
 
 def _int_param(text: str | None, name: str, default: int) -> int:

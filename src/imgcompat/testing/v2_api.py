@@ -12,12 +12,12 @@ known path with another method 405 with ``Allow``, and the routes Glance marks
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .http import BodyTooLarge, Request, Responder
+from .http import BodyTooLarge, Request, Responder, json_bytes
 from .http_errors import HttpError
 from .identity import Identity, visible
 from .render import v2_json
@@ -138,6 +138,21 @@ class V2Api:
     def render(self, record: Record) -> dict[str, Any]:
         """The image entity this server answers for ``record``."""
         return v2_json(record, minor=self.minor, show_direct_url=self.emu.show_direct_url)
+
+    def entities(self, records: Iterable[Record]) -> list[bytes]:
+        """:meth:`render` of each record encoded (:func:`~.http.json_bytes`), kept by the
+        store for this version of the record: what a listing page joins."""
+        minor, direct = self.minor, self.emu.show_direct_url
+        store, variant = self.emu.store, ("v2", minor, direct)
+
+        def render(record: Record) -> bytes:
+            return json_bytes(v2_json(record, minor=minor, show_direct_url=direct))
+
+        return [store.rendered(record, variant, render) for record in records]
+
+    def entity(self, record: Record) -> bytes:
+        """:meth:`entities` of one record: what a show answers."""
+        return self.entities((record,))[0]
 
     def lookup(self, image_id: str, who: Identity) -> Record | None:
         """The image ``who`` may see under ``image_id`` (None: Glance's 404)."""

@@ -114,9 +114,13 @@ async def create(call: Call) -> None:
     # Glance 33 worker that has run a web-download or copy-image import also lists its
     # internal os_glance_staging_store and os_glance_tasks_store here: not emulated.)
     headers.append(("OpenStack-image-store-ids", ",".join(call.emu.stores)))
-    # The answer shows the domain object, before the database made "" owners NULL.
-    shown = attrs.evolve(record, owner=values["owner"])
-    await call.resp.json(201, call.api.render(shown), headers)
+    # The answer shows the domain object, before the database made "" owners NULL;
+    # otherwise it is the stored record's entity, then kept for the listings.
+    if record.owner != values["owner"]:
+        shown = attrs.evolve(record, owner=values["owner"])
+        await call.resp.json(201, call.api.render(shown), headers)
+        return
+    await call.resp.encoded_json(201, call.api.entity(record), headers)
 
 
 def _new_record(call: Call, image_id: str, values: dict[str, Any], props: dict[str, Any],
@@ -141,7 +145,7 @@ def _new_record(call: Call, image_id: str, values: dict[str, Any], props: dict[s
 
 async def show(call: Call, image_id: str) -> None:
     """``GET /v2/images/{id}``."""
-    await call.resp.json(200, call.api.render(call.api.image(image_id, call.who)))
+    await call.resp.encoded_json(200, call.api.entity(call.api.image(image_id, call.who)))
 
 
 async def update(call: Call, image_id: str) -> None:
@@ -156,7 +160,7 @@ async def update(call: Call, image_id: str) -> None:
     else:
         patched = _patched(call, body, media, image_id)
     if patched is None:
-        await call.resp.json(200, call.api.render(call.api.image(image_id, call.who)))
+        await call.resp.encoded_json(200, call.api.entity(call.api.image(image_id, call.who)))
         return
     result: Record = patched
 
@@ -168,7 +172,7 @@ async def update(call: Call, image_id: str) -> None:
                             stores=current.stores, staged=current.staged)
 
     saved = call.emu.store.update(image_id, save)
-    await call.resp.json(200, call.api.render(saved))
+    await call.resp.encoded_json(200, call.api.entity(saved))
 
 
 def _patched(call: Call, body: Any, media: str, image_id: str) -> Record | None:
