@@ -23,6 +23,7 @@ from imgcompat.core.errors import (
     SizeMismatch,
     SourceNotRewindable,
     TransferInterrupted,
+    UnexpectedResponse,
     UnexpectedTransferResponse,
 )
 from imgcompat.core.integrity import Expected
@@ -786,7 +787,7 @@ def uploaded(**kw: Any) -> Image:
 
 def test_check_uploaded_matches_and_raises_on_difference() -> None:
     source = upload_source(DATA)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(UnexpectedResponse, match="without reading all of its data"):
         check_uploaded(source, uploaded())
     read_all(source)
     ok = check_uploaded(source, uploaded())
