@@ -28,6 +28,7 @@ from imgcompat.core.model import Image
 from imgcompat.shell.aclient import AsyncImageClient
 from imgcompat.shell.client import ImageClient
 from imgcompat.shell.upload import UploadSource, check_uploaded, upload_source
+from imgcompat.testing import ApiMode, Emulator
 
 DATA = os.urandom(200_000)
 MD5 = hashlib.md5(DATA).hexdigest()
@@ -341,11 +342,9 @@ def test_a_wrong_sha512_fails_the_client_call() -> None:
 
 
 @pytest.mark.parametrize("api", ["v1", "v2", "both"])
-def test_an_empty_upload_the_server_never_read_is_still_checked(api: str) -> None:
+def test_an_empty_upload_the_server_never_read_is_still_checked(api: ApiMode) -> None:
     """Nothing to send: a server may answer without reading the (empty) body; the source's
     digests are those of nothing, not a bare RuntimeError."""
-    from imgcompat.testing import Emulator
-
     client = ImageClient("http://glance.test", transport=Emulator(api=api).sync_transport())
     image = client.create(Image(name="empty", disk_format="raw", container_format="bare"),
                           data=b"")
