@@ -444,7 +444,7 @@ def run_case(row: str, client: str, spec_json: str) -> None:
     if "timed" in outcome:  # several runs in a row: the median one, requests per run
         timed = outcome.pop("timed")
         seconds, sent = statistics.median(timed), sent // len(timed)
-        outcome["runs"] = len(timed)
+        outcome["runs"], outcome["first"] = len(timed), timed[0]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     with contextlib.suppress(Exception):  # a leftover record only skews the listing count
         spec.get("cleanup", lambda: None)()
@@ -638,6 +638,11 @@ def _notes(results: dict[tuple[str, str], list[Outcome]]) -> list[str]:
                             f"{ms:.1f} ms ({paged[0]['requests']} pages)")
     if per_page:
         notes.append("emulator CPU per listing page: " + "; ".join(per_page))
+    cold = [f"{c} {statistics.median(r['units'] / r['first'] for r in got):,.0f}"
+            for c in CLIENTS if (got := [r for r in results.get(("listing", c), [])
+                                         if "first" in r])]
+    if cold:
+        notes.append("the first listing of each process alone, images/s: " + "; ".join(cold))
     for (row, client), got in results.items():
         for r in got:
             if "failed" in r:
