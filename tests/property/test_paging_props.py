@@ -47,3 +47,30 @@ def test_every_image_once_in_order(*, choice: VersionChoice, count: int, cap: in
     # the pages holding the records, one page to learn the end, one v1 probe of a possible
     # cap, and two refused sizes at most
     assert len(server.sent) <= math.ceil(wanted / smallest) + 4
+
+
+@given(
+    choice=st.sampled_from([V1, V2]),
+    count=st.integers(0, 60),
+    cap=st.integers(1, 70),
+    page_size=st.none() | st.integers(1, 70),
+    limit=st.none() | st.integers(0, 70),
+)
+def test_the_page_fetched_ahead_is_the_one_the_pager_asks_next(
+        *, choice: VersionChoice, count: int, cap: int, page_size: int | None,
+        limit: int | None) -> None:
+    """Against a Glance-behaved server the early guess (:attr:`OpenPage.ahead`) is always
+    the pager's own next request when there is no total ``limit``, and there is none with
+    one (its next request counts the records kept); the walk lists the same images."""
+    server = ListingServer(choice.api, count, cap=cap)
+    pager, seen = start_listing(choice, page_size=page_size, limit=limit), []
+    for _ in range(10_000):
+        request = pager.request()
+        if request is None:
+            break
+        page = pager.open(server.answer(request))
+        ahead = page.ahead
+        images, pager = page.read()
+        seen.extend(str(i.id) for i in images)
+        assert ahead == (pager.request() if limit is None else None)
+    assert seen == ids(count if limit is None else min(count, limit))

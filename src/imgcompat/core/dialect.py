@@ -87,6 +87,23 @@ class Page:
     marker: str | None = None
     maybe_capped: bool = False
 
+    @property
+    def count(self) -> int:
+        """How many records the page holds (what :class:`Frame` says before reading)."""
+        return len(self.images)
+
+
+@attrs.frozen
+class Frame:
+    """What a listing answer says about paging before its records are read: how many it
+    holds, whether more follow, the next marker (the server's, else the last record's id).
+    A :class:`Page`'s framing, for a pager that fetches the next page ahead."""
+
+    count: int
+    more: bool
+    marker: str | None = None
+    maybe_capped: bool = False
+
 
 @attrs.frozen
 class Dialect(abc.ABC):
@@ -183,9 +200,19 @@ class Dialect(abc.ABC):
     def read_image(self, request: Request, response: Response) -> Image:
         """The seam record in a successful show, create, update or upload answer."""
 
-    @abc.abstractmethod
     def read_page(self, response: Response, asked: int | None) -> Page:
         """One successful listing answer; ``asked`` is the ``limit`` the request sent."""
+        return self.read_document(answer_object(response, None), asked)
+
+    @abc.abstractmethod
+    def read_document(self, doc: Mapping[str, Any], asked: int | None) -> Page:
+        """:meth:`read_page` of the answer's decoded JSON document."""
+
+    @abc.abstractmethod
+    def frame(self, doc: Mapping[str, Any], asked: int | None) -> Frame | None:
+        """What a listing document says about paging, its records unread (None: a shape
+        that only :meth:`read_document` can judge). A guess the pager may act on early,
+        never a verdict: :meth:`read_document` stays the authority."""
 
 
 @attrs.frozen
@@ -258,12 +285,22 @@ class V1Dialect(Dialect):
             return from_v1_headers(response.headers)
         return from_v1_json(answer_object(response, request.image_id))
 
-    def read_page(self, response: Response, asked: int | None) -> Page:
+    def read_document(self, doc: Mapping[str, Any], asked: int | None) -> Page:
         """A full page means there may be more (v1 has no next links); a short, non-empty
         one may be the end or a page capped at the server's ``api_limit_max``."""
-        images = from_v1_json_list(answer_object(response, None))
+        images = from_v1_json_list(doc)
         full = asked is not None and len(images) >= asked
         return Page(images, more=full, maybe_capped=bool(images) and not full)
+
+    def frame(self, doc: Mapping[str, Any], asked: int | None) -> Frame | None:
+        """The page's size, and its last record's id as the marker."""
+        items = doc.get("images")
+        if not isinstance(items, list):
+            return None
+        last = items[-1].get("id") if items and isinstance(items[-1], Mapping) else None
+        full = asked is not None and len(items) >= asked
+        return Frame(len(items), more=full, marker=last if isinstance(last, str) else None,
+                     maybe_capped=bool(items) and not full)
 
 
 @attrs.frozen
@@ -344,15 +381,26 @@ class V2Dialect(Dialect):
         """The v2 image entity."""
         return from_v2(answer_object(response, request.image_id))
 
-    def read_page(self, response: Response, asked: int | None) -> Page:
+    def read_document(self, doc: Mapping[str, Any], asked: int | None) -> Page:
         """A ``next`` link on a non-empty page means more; its marker is taken. A server
         capping the page size still links the next page, so a short page is never in
         doubt."""
-        doc = answer_object(response, None)
         images = from_v2_list(doc)
         link = doc.get("next")
         return Page(images, more=isinstance(link, str) and bool(images),
                     marker=_next_marker(link))
+
+    def frame(self, doc: Mapping[str, Any], asked: int | None) -> Frame | None:
+        """The page's size and its ``next`` link's marker (the last record's id without one)."""
+        items = doc.get("images")
+        if not isinstance(items, list):
+            return None
+        link = doc.get("next")
+        marker = _next_marker(link)
+        if marker is None and items and isinstance(items[-1], Mapping):
+            last = items[-1].get("id")
+            marker = last if isinstance(last, str) else None
+        return Frame(len(items), more=isinstance(link, str) and bool(items), marker=marker)
 
 
 def _next_marker(link: object) -> str | None:

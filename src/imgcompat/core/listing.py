@@ -14,13 +14,14 @@ from typing import Any, TypedDict, Unpack
 
 import attrs
 
-from imgcompat.core.dialect import Dialect, Page, dialect_for
+from imgcompat.core.dialect import Dialect, Frame, Page, dialect_for
 from imgcompat.core.discovery import VersionChoice
-from imgcompat.core.errors import InvalidRecord, PagingLoop, TooManyPages
+from imgcompat.core.errors import ImgcompatError, InvalidRecord, PagingLoop, TooManyPages
 from imgcompat.core.exchange import (
     Pairs,
     Request,
     Response,
+    answer_object,
     check_image_id,
     from_server,
     judge,
@@ -82,12 +83,12 @@ class Paging:
                 return smaller
         return None
 
-    def after(self, asked: int | None, page: Page) -> tuple[Paging, bool]:
+    def after(self, asked: int | None, page: Page | Frame) -> tuple[Paging, bool]:
         """The paging once ``page`` (an answer to ``limit=asked``) is read, and whether
         another page is to be asked for."""
-        seen = attrs.evolve(self, served=max(self.served, len(page.images)))
+        seen = attrs.evolve(self, served=max(self.served, page.count))
         if page.maybe_capped and asked is not None and asked > self.served:
-            return attrs.evolve(seen, size=len(page.images)), True
+            return attrs.evolve(seen, size=page.count), True
         return seen, page.more
 
 
@@ -151,6 +152,21 @@ class Pager:
 
     def feed(self, response: Response) -> tuple[tuple[Image, ...], Pager]:
         """The records of one page (filtered, capped) and the pager for the next one."""
+        return self.open(response).read()
+
+    def open(self, response: Response) -> OpenPage:
+        """One answer decoded, its records not read yet (:class:`OpenPage`): what a shell
+        that fetches the next page while it reads this one asks first."""
+        doc = None
+        if response.status == 200 and self.request() is not None:
+            try:
+                doc = answer_object(response, None)
+            except ImgcompatError:
+                doc = None  # ``read`` decodes it again and says what is wrong
+        return OpenPage(self, response, doc)
+
+    def _next(self, response: Response, doc: Mapping[str, Any] | None
+              ) -> tuple[tuple[Image, ...], Pager]:
         request = self.request()
         if request is None:
             return (), self
@@ -159,7 +175,8 @@ class Pager:
             return (), attrs.evolve(self, paging=smaller)
         judge(request, response)
         with from_server(None, response.status):
-            page = self.dialect.read_page(response, self._limit())
+            page = (self.dialect.read_page(response, self._limit()) if doc is None
+                    else self.dialect.read_document(doc, self._limit()))
             marker = page.marker
             if marker is None and page.images:
                 marker = page.images[-1].id
@@ -183,9 +200,53 @@ class Pager:
         return kept, attrs.evolve(self, marker=marker, remaining=remaining, done=not more,
                                   paging=paging, pages=self.pages + 1, seen=seen)
 
+    def _ahead(self, doc: Mapping[str, Any]) -> Request | None:
+        """The request :meth:`feed` will most likely ask next, from the page's framing
+        alone; None when that cannot be known before the records are read (a ``limit``
+        counts the records kept) or the listing seems to end."""
+        if self.remaining is not None:
+            return None
+        frame = self.dialect.frame(doc, self._limit())
+        if frame is None or frame.marker is None or frame.marker in self.seen:
+            return None
+        paging, more = self.paging.after(self._limit(), frame)
+        if not more or frame.marker == self.marker:
+            return None
+        try:
+            check_image_id(frame.marker)
+            return attrs.evolve(self, marker=frame.marker, paging=paging,
+                                pages=self.pages + 1).request()
+        except ImgcompatError:
+            return None
+
     def _keeps(self, image: Image) -> bool:
         after = self.strictly_after
         return after is None or image.updated_at is None or image.updated_at > after
+
+
+@attrs.frozen
+class OpenPage:
+    """A listing answer decoded, its records not read yet.
+
+    :attr:`ahead` is the request that will most likely follow, known from the page's
+    framing (the ``next`` link, the page's size, its last id): a shell may send it while
+    :meth:`read` reads the records, so the server prepares page N+1 while the client reads
+    page N. It is a guess, never a verdict: :meth:`read` is the pager's authority, and a
+    fetched-ahead answer is used only when the pager it returns asks for that very request.
+    """
+
+    pager: Pager
+    response: Response
+    doc: Mapping[str, Any] | None
+
+    @property
+    def ahead(self) -> Request | None:
+        """The next page's request, when the framing tells it (None otherwise)."""
+        return None if self.doc is None else self.pager._ahead(self.doc)
+
+    def read(self) -> tuple[tuple[Image, ...], Pager]:
+        """The records of the page (filtered, capped) and the pager for the next one."""
+        return self.pager._next(self.response, self.doc)
 
 
 class ListingOptions(TypedDict, total=False):

@@ -7,7 +7,7 @@ only the byte moving is awaited.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from typing import IO, Any, Self, TypeVar, Unpack
 
 import httpx
@@ -21,6 +21,7 @@ from imgcompat.core.integrity import Verified
 from imgcompat.core.listing import ListingOptions
 from imgcompat.core.model import Image, Loss
 from imgcompat.core.plan import SnapshotOptions
+from imgcompat.shell.ahead import AsyncFetchAhead
 from imgcompat.shell.bounds import Budget
 from imgcompat.shell.client import (
     ClientOptions,
@@ -39,12 +40,16 @@ class AsyncListing(AsyncIterator[Image]):
     """The lazy result of ``detail``: ``async for`` the records; ``losses`` as in
     :class:`~imgcompat.shell.client.Listing`."""
 
-    def __init__(self, pages: AsyncIterator[Image], losses: tuple[Loss, ...]) -> None:
+    def __init__(self, pages: AsyncGenerator[Image, None], losses: tuple[Loss, ...]) -> None:
         self._pages = pages
         self.losses = losses
 
     async def __anext__(self) -> Image:
         return await anext(self._pages)
+
+    async def aclose(self) -> None:
+        """Stop early: a page fetched ahead is cancelled."""
+        await self._pages.aclose()
 
 
 class AsyncImageClient(ClientViews):
@@ -132,21 +137,29 @@ class AsyncImageClient(ClientViews):
             self._state.report(pager.losses, self._secrets())
         return AsyncListing(self._pages(pager), pager.losses)
 
-    async def _pages(self, pager: plan.Pager) -> AsyncIterator[Image]:
-        while True:
-            with self._guard():
-                request = pager.request()
-                if request is None:
-                    return
-                response = await self._transport.send(request, self._identity,
-                                                      self._budget())
-                try:
-                    images, pager = pager.feed(response)
-                except ImgcompatError as exc:
-                    self._tagged(exc, response)
-                    raise
-            for image in images:
-                yield image
+    async def _pages(self, pager: plan.Pager) -> AsyncGenerator[Image, None]:
+        """The pages in turn, the next one fetched while this one is read (:mod:`.ahead`)."""
+        ahead = AsyncFetchAhead(lambda request: self._transport.send(
+            request, self._identity, self._budget()))
+        try:
+            while True:
+                with self._guard():
+                    request = pager.request()
+                    if request is None:
+                        return
+                    response = await ahead.take(request) or await self._transport.send(
+                        request, self._identity, self._budget())
+                    page = pager.open(response)
+                    await ahead.fetch(page.ahead)
+                    try:
+                        images, pager = page.read()
+                    except ImgcompatError as exc:
+                        self._tagged(exc, response)
+                        raise
+                for image in images:
+                    yield image
+        finally:
+            await ahead.close()
 
     async def create(self, image: Image | Mapping[str, Any], data: Any = None, *,
                      size: int | None = None, activate_empty: bool = True,

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, Any, Generic, Protocol, Self, TypedDict, TypeVar, Unpack
 
@@ -45,6 +45,7 @@ from imgcompat.core.listing import ListingOptions
 from imgcompat.core.model import Image, Loss
 from imgcompat.core.plan import SnapshotOptions
 from imgcompat.core.redaction import redact, scrub_error
+from imgcompat.shell.ahead import FetchAhead
 from imgcompat.shell.auth import Auth, make_auth
 from imgcompat.shell.bounds import Budget
 from imgcompat.shell.config import ClientConfig, from_env, parse_version
@@ -246,12 +247,16 @@ class Listing(Iterator[Image]):
     """The lazy result of ``detail``: iterate it for the records; ``losses`` says what the
     API could not do (e.g. on v2, that deleted images are not visible to changes-since)."""
 
-    def __init__(self, pages: Iterator[Image], losses: tuple[Loss, ...]) -> None:
+    def __init__(self, pages: Generator[Image, None, None], losses: tuple[Loss, ...]) -> None:
         self._pages = pages
         self.losses = losses
 
     def __next__(self) -> Image:
         return next(self._pages)
+
+    def close(self) -> None:
+        """Stop early: a page fetched ahead is dropped (also done when this is collected)."""
+        self._pages.close()
 
 
 def _raised_in_core(exc: BaseException) -> bool:
@@ -521,19 +526,28 @@ class ImageClient(ClientViews):
             self._state.report(pager.losses, self._secrets())
         return Listing(self._pages(pager), pager.losses)
 
-    def _pages(self, pager: plan.Pager) -> Iterator[Image]:
-        while True:
-            with self._guard():
-                request = pager.request()
-                if request is None:
-                    return
-                response = self._transport.send(request, self._identity, self._budget())
-                try:
-                    images, pager = pager.feed(response)
-                except ImgcompatError as exc:
-                    self._tagged(exc, response)
-                    raise
-            yield from images
+    def _pages(self, pager: plan.Pager) -> Generator[Image, None, None]:
+        """The pages in turn, the next one fetched while this one is read (:mod:`.ahead`)."""
+        ahead = FetchAhead(lambda request: self._transport.send(request, self._identity,
+                                                                 self._budget()))
+        try:
+            while True:
+                with self._guard():
+                    request = pager.request()
+                    if request is None:
+                        return
+                    response = ahead.take(request) or self._transport.send(
+                        request, self._identity, self._budget())
+                    page = pager.open(response)
+                    ahead.fetch(page.ahead)
+                    try:
+                        images, pager = page.read()
+                    except ImgcompatError as exc:
+                        self._tagged(exc, response)
+                        raise
+                yield from images
+        finally:
+            ahead.close()
 
     def create(self, image: Image | Mapping[str, Any], data: Any = None, *, size: int | None = None,
                activate_empty: bool = True,
