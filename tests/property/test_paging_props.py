@@ -63,7 +63,8 @@ def test_the_page_fetched_ahead_is_the_one_the_pager_asks_next(
     the pager's own next request when there is no total ``limit``, and there is none with
     one (its next request counts the records kept); the walk lists the same images."""
     server = ListingServer(choice.api, count, cap=cap)
-    pager, seen = start_listing(choice, page_size=page_size, limit=limit), []
+    pager = start_listing(choice, page_size=page_size, limit=limit)
+    seen: list[str] = []
     for _ in range(10_000):
         request = pager.request()
         if request is None:
