@@ -44,8 +44,9 @@ from imgcompat.core.seam import (
     to_v2,
 )
 from imgcompat.core.writes import v1_update_headers, v2_patch
-from imgcompat.shell.aclient import AsyncImageClient, AsyncListing
-from imgcompat.shell.client import ImageClient, Listing
+from imgcompat.shell.aclient import AsyncImageClient
+from imgcompat.shell.client import ImageClient
+from imgcompat.shell.listing import AsyncListing, Listing
 
 __all__ = [
     # records and the translation report

@@ -1,4 +1,4 @@
-"""A listing fetches its next page while the caller reads the current one (``shell/ahead.py``,
+"""A listing fetches its next page while the caller reads the current one (``shell/listing.py``,
 issue 13), on a real socket, with both clients: the server has page N+1's request before
 the caller asks for its first record; nothing changes in what is listed; a caller stopping
 early has cost one request more at most, and no thread is left behind."""
@@ -17,8 +17,8 @@ import tenacity
 from imgcompat.core.errors import InvalidServerRecord
 from imgcompat.core.exchange import Request, Response
 from imgcompat.shell.aclient import AsyncImageClient
-from imgcompat.shell.ahead import FetchAhead
 from imgcompat.shell.client import ImageClient
+from imgcompat.shell.listing import FetchAhead
 from tests.hostile.server import HostileServer, Seen, image_record, json_answer, routes, versions
 
 PAGES = 3

@@ -23,14 +23,17 @@ from tests.unit.test_paging import V1, V2, ListingServer, ids, list_all
 _SMALLEST_FALLBACK = 20
 
 
-@given(
-    choice=st.sampled_from([V1, V2]),
-    count=st.integers(0, 60),
-    cap=st.integers(1, 70),
-    page_size=st.none() | st.integers(1, 70),
-    limit=st.none() | st.integers(0, 70),
-    refuse_above=st.none() | st.integers(1, 1200),
-)
+#: A Glance-behaved store and a caller's paging (the keywords of both tests).
+LISTINGS = {
+    "choice": st.sampled_from([V1, V2]),
+    "count": st.integers(0, 60),
+    "cap": st.integers(1, 70),
+    "page_size": st.none() | st.integers(1, 70),
+    "limit": st.none() | st.integers(0, 70),
+}
+
+
+@given(**LISTINGS, refuse_above=st.none() | st.integers(1, 1200))
 def test_every_image_once_in_order(*, choice: VersionChoice, count: int, cap: int,
                                    page_size: int | None, limit: int | None,
                                    refuse_above: int | None) -> None:
@@ -49,13 +52,7 @@ def test_every_image_once_in_order(*, choice: VersionChoice, count: int, cap: in
     assert len(server.sent) <= math.ceil(wanted / smallest) + 4
 
 
-@given(
-    choice=st.sampled_from([V1, V2]),
-    count=st.integers(0, 60),
-    cap=st.integers(1, 70),
-    page_size=st.none() | st.integers(1, 70),
-    limit=st.none() | st.integers(0, 70),
-)
+@given(**LISTINGS)
 def test_the_page_fetched_ahead_is_the_one_the_pager_asks_next(
         *, choice: VersionChoice, count: int, cap: int, page_size: int | None,
         limit: int | None) -> None:

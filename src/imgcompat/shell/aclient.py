@@ -16,12 +16,10 @@ from imgcompat.core import plan
 from imgcompat.core.discovery import VersionChoice
 from imgcompat.core.download import DownloadPolicy, Progress, Verification
 from imgcompat.core.enums import Api
-from imgcompat.core.errors import ImgcompatError
 from imgcompat.core.integrity import Verified
 from imgcompat.core.listing import ListingOptions
-from imgcompat.core.model import Image, Loss
+from imgcompat.core.model import Image
 from imgcompat.core.plan import SnapshotOptions
-from imgcompat.shell.ahead import AsyncFetchAhead
 from imgcompat.shell.bounds import Budget
 from imgcompat.shell.client import (
     ClientOptions,
@@ -31,25 +29,10 @@ from imgcompat.shell.client import (
     snapshot_record,
 )
 from imgcompat.shell.download import adownload
+from imgcompat.shell.listing import AsyncFetchAhead, AsyncListing
 from imgcompat.shell.transport import AsyncTransport
 
 T = TypeVar("T")
-
-
-class AsyncListing(AsyncIterator[Image]):
-    """The lazy result of ``detail``: ``async for`` the records; ``losses`` as in
-    :class:`~imgcompat.shell.client.Listing`."""
-
-    def __init__(self, pages: AsyncGenerator[Image, None], losses: tuple[Loss, ...]) -> None:
-        self._pages = pages
-        self.losses = losses
-
-    async def __anext__(self) -> Image:
-        return await anext(self._pages)
-
-    async def aclose(self) -> None:
-        """Stop early: a page fetched ahead is cancelled."""
-        await self._pages.aclose()
 
 
 class AsyncImageClient(ClientViews):
@@ -138,7 +121,7 @@ class AsyncImageClient(ClientViews):
         return AsyncListing(self._pages(pager), pager.losses)
 
     async def _pages(self, pager: plan.Pager) -> AsyncGenerator[Image, None]:
-        """The pages in turn, the next one fetched while this one is read (:mod:`.ahead`)."""
+        """The pages in turn, the next one fetched while this one is read (:mod:`.listing`)."""
         ahead = AsyncFetchAhead(lambda request: self._transport.send(
             request, self._identity, self._budget()))
         try:
@@ -151,11 +134,7 @@ class AsyncImageClient(ClientViews):
                         request, self._identity, self._budget())
                     page = pager.open(response)
                     await ahead.fetch(page.ahead)
-                    try:
-                        images, pager = page.read()
-                    except ImgcompatError as exc:
-                        self._tagged(exc, response)
-                        raise
+                    images, pager = self._read_page(page)
                 for image in images:
                     yield image
         finally:

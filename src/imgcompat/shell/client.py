@@ -41,15 +41,15 @@ from imgcompat.core.exchange import PARSER_FAILURES
 from imgcompat.core.identity import ANONYMOUS, REQUEST_ID_HEADER, RequestIdentity
 from imgcompat.core.integrity import Expected, Verified
 from imgcompat.core.limits import Limits
-from imgcompat.core.listing import ListingOptions
+from imgcompat.core.listing import ListingOptions, OpenPage
 from imgcompat.core.model import Image, Loss
 from imgcompat.core.plan import SnapshotOptions
 from imgcompat.core.redaction import redact, scrub_error
-from imgcompat.shell.ahead import FetchAhead
 from imgcompat.shell.auth import Auth, make_auth
 from imgcompat.shell.bounds import Budget
 from imgcompat.shell.config import ClientConfig, from_env, parse_version
 from imgcompat.shell.download import download
+from imgcompat.shell.listing import FetchAhead, Listing
 from imgcompat.shell.transport import (
     DEFAULT_BACKOFF,
     DEFAULT_MAX_CONNECTIONS,
@@ -243,22 +243,6 @@ def build_state(api_servers: str | Sequence[str], options: ClientOptions
     return state, sender
 
 
-class Listing(Iterator[Image]):
-    """The lazy result of ``detail``: iterate it for the records; ``losses`` says what the
-    API could not do (e.g. on v2, that deleted images are not visible to changes-since)."""
-
-    def __init__(self, pages: Generator[Image, None, None], losses: tuple[Loss, ...]) -> None:
-        self._pages = pages
-        self.losses = losses
-
-    def __next__(self) -> Image:
-        return next(self._pages)
-
-    def close(self) -> None:
-        """Stop early: a page fetched ahead is dropped (also done when this is collected)."""
-        self._pages.close()
-
-
 def _raised_in_core(exc: BaseException) -> bool:
     """Whether ``exc`` came out of :mod:`imgcompat.core` (its innermost frame is there)."""
     tb = exc.__traceback__
@@ -397,6 +381,14 @@ class ClientViews:
         scrub_error(error, self._secrets())
         return error
 
+    def _read_page(self, page: OpenPage) -> tuple[tuple[Image, ...], plan.Pager]:
+        """A page's records and the pager after it; its errors name the answer's ids."""
+        try:
+            return page.read()
+        except ImgcompatError as exc:
+            self._tagged(exc, page.response)
+            raise
+
     @contextmanager
     def _guard(self) -> Iterator[None]:
         """Every call runs in here: an error leaves it through :meth:`_tagged`.
@@ -527,7 +519,7 @@ class ImageClient(ClientViews):
         return Listing(self._pages(pager), pager.losses)
 
     def _pages(self, pager: plan.Pager) -> Generator[Image, None, None]:
-        """The pages in turn, the next one fetched while this one is read (:mod:`.ahead`)."""
+        """The pages in turn, the next one fetched while this one is read (:mod:`.listing`)."""
         ahead = FetchAhead(lambda request: self._transport.send(request, self._identity,
                                                                  self._budget()))
         try:
@@ -540,11 +532,7 @@ class ImageClient(ClientViews):
                         request, self._identity, self._budget())
                     page = pager.open(response)
                     ahead.fetch(page.ahead)
-                    try:
-                        images, pager = page.read()
-                    except ImgcompatError as exc:
-                        self._tagged(exc, response)
-                        raise
+                    images, pager = self._read_page(page)
                 yield from images
         finally:
             ahead.close()

@@ -1,4 +1,5 @@
-"""A listing's next page, fetched while the caller's client reads the current one.
+"""What ``detail`` hands its caller (:class:`Listing`, :class:`AsyncListing`), and the next
+page, fetched while the client reads the current one.
 
 A listing page costs the server its query and the client its parse (about 12 ms per 1,000
 records here), one after the other. :class:`~imgcompat.core.listing.OpenPage` names the
@@ -15,12 +16,45 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from imgcompat.core.exchange import Request, Response
+from imgcompat.core.model import Image, Loss
 
-__all__ = ["AsyncFetchAhead", "FetchAhead"]
+__all__ = ["AsyncFetchAhead", "AsyncListing", "FetchAhead", "Listing"]
+
+
+class Listing(Iterator[Image]):
+    """The lazy result of ``detail``: iterate it for the records; ``losses`` says what the
+    API could not do (e.g. on v2, that deleted images are not visible to changes-since)."""
+
+    def __init__(self, pages: Generator[Image, None, None], losses: tuple[Loss, ...]) -> None:
+        self._pages = pages
+        self.losses = losses
+
+    def __next__(self) -> Image:
+        return next(self._pages)
+
+    def close(self) -> None:
+        """Stop early: a page fetched ahead is dropped (also done when this is collected)."""
+        self._pages.close()
+
+
+class AsyncListing(AsyncIterator[Image]):
+    """The lazy result of ``detail``: ``async for`` the records; ``losses`` as in
+    :class:`~imgcompat.shell.client.Listing`."""
+
+    def __init__(self, pages: AsyncGenerator[Image, None], losses: tuple[Loss, ...]) -> None:
+        self._pages = pages
+        self.losses = losses
+
+    async def __anext__(self) -> Image:
+        return await anext(self._pages)
+
+    async def aclose(self) -> None:
+        """Stop early: a page fetched ahead is cancelled."""
+        await self._pages.aclose()
 
 
 class FetchAhead:
