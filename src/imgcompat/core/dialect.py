@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -289,17 +289,18 @@ class V1Dialect(Dialect):
         """A full page means there may be more (v1 has no next links); a short, non-empty
         one may be the end or a page capped at the server's ``api_limit_max``."""
         images = from_v1_json_list(doc)
-        full = asked is not None and len(images) >= asked
-        return Page(images, more=full, maybe_capped=bool(images) and not full)
+        frame = self._framing(doc["images"], asked)
+        return Page(images, more=frame.more, maybe_capped=frame.maybe_capped)
 
     def frame(self, doc: Mapping[str, Any], asked: int | None) -> Frame | None:
         """The page's size, and its last record's id as the marker."""
         items = doc.get("images")
-        if not isinstance(items, list):
-            return None
-        last = items[-1].get("id") if items and isinstance(items[-1], Mapping) else None
+        return self._framing(items, asked) if isinstance(items, list) else None
+
+    @staticmethod
+    def _framing(items: list[Any], asked: int | None) -> Frame:
         full = asked is not None and len(items) >= asked
-        return Frame(len(items), more=full, marker=last if isinstance(last, str) else None,
+        return Frame(len(items), more=full, marker=_last_id(items),
                      maybe_capped=bool(items) and not full)
 
 
@@ -386,21 +387,26 @@ class V2Dialect(Dialect):
         capping the page size still links the next page, so a short page is never in
         doubt."""
         images = from_v2_list(doc)
-        link = doc.get("next")
-        return Page(images, more=isinstance(link, str) and bool(images),
-                    marker=_next_marker(link))
+        return Page(images, more=self._more(doc, images), marker=_next_marker(doc.get("next")))
 
     def frame(self, doc: Mapping[str, Any], asked: int | None) -> Frame | None:
         """The page's size and its ``next`` link's marker (the last record's id without one)."""
         items = doc.get("images")
         if not isinstance(items, list):
             return None
-        link = doc.get("next")
-        marker = _next_marker(link)
-        if marker is None and items and isinstance(items[-1], Mapping):
-            last = items[-1].get("id")
-            marker = last if isinstance(last, str) else None
-        return Frame(len(items), more=isinstance(link, str) and bool(items), marker=marker)
+        marker = _next_marker(doc.get("next"))
+        return Frame(len(items), more=self._more(doc, items),
+                     marker=_last_id(items) if marker is None else marker)
+
+    @staticmethod
+    def _more(doc: Mapping[str, Any], items: Sequence[object]) -> bool:
+        return isinstance(doc.get("next"), str) and bool(items)
+
+
+def _last_id(items: list[Any]) -> str | None:
+    """The raw id of a page's last record (what the pager takes as the marker), if a str."""
+    last = items[-1].get("id") if items and isinstance(items[-1], Mapping) else None
+    return last if isinstance(last, str) else None
 
 
 def _next_marker(link: object) -> str | None:

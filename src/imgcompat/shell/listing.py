@@ -87,9 +87,7 @@ class FetchAhead:
 
     def close(self) -> None:
         """Drop a page still ahead; its request ends on its own (never waited for)."""
-        if self._pending is not None:
-            self._pending[1].cancel()
-            self._pending = None
+        self._pending = None
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
